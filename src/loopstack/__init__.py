@@ -1,0 +1,7 @@
+"""Loopstack: versioned prompts, evals, traces with feedback, and the fine-tuning flywheel."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

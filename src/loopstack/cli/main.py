@@ -1,0 +1,68 @@
+"""Entry point of the ``loopstack`` command.
+
+Command groups live in their own modules and are imported only when invoked, so ``loopstack --help``
+stays fast and a heavy dependency of one command never slows another. Register a new group by adding
+it to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from loopstack import __version__
+from loopstack.errors import LoopstackError
+
+#: command name -> ("module", "attribute", "one-line help")
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("loopstack.cli.init", "init", "Create the local store and an example prompt folder."),
+    "db": ("loopstack.cli.db", "db", "Inspect and upgrade the database schema."),
+    "prompt": ("loopstack.cli.prompt", "prompt", "Version, label, diff and sync prompts."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        command: click.Command = getattr(module, spec[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="loopstack")
+def cli() -> None:
+    """Loopstack: versioned prompts, evals with honest statistics, traces with feedback."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; a LoopstackError becomes one line on stderr and exit code 1, never a traceback."""
+    try:
+        return cli.main(args=argv, prog_name="loopstack", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LoopstackError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

@@ -1,0 +1,49 @@
+"""Settings: one source per setting, each readable from a ``LOOPSTACK_*`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Loopstack configuration. Every field can be set with ``LOOPSTACK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOPSTACK_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".loopstack")
+    """Directory holding all local state (the SQLite database, caches). Tests point it at a temp dir."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the store. Default: SQLite at ``$LOOPSTACK_HOME/loopstack.db``."""
+
+    project: str = "default"
+    """Project that local SDK and CLI calls read and write."""
+
+    endpoint: str | None = None
+    """Base URL of a Loopstack server. When set, the SDK talks to it instead of the local store."""
+
+    api_key: str | None = None
+    """Bearer key for ``endpoint``."""
+
+    model: str = "local/smollm2-135m"
+    """Default model for commands that run one (``loopstack quickstart``, ``loopstack run``)."""
+
+    prompt_cache_ttl: float = 60.0
+    """Seconds a fetched prompt is served from the in-process cache before it is revalidated."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the explicit one, or SQLite under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'loopstack.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

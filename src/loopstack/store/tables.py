@@ -1,0 +1,298 @@
+"""The schema: one SQLAlchemy table per entity of the data model (docs/architecture.md §3).
+
+Tables are declared with SQLAlchemy Core so repositories can issue lean, portable statements; Alembic
+migrations in ``store/migrations`` create them, and a test checks the two never drift.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from loopstack.store._types import JSONType, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ID = String(32)
+
+
+def _project_fk() -> Column[str]:
+    return Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+)
+
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200), nullable=False),
+    Column("description", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("prompt_id", ID, ForeignKey("prompts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("messages", JSONType, nullable=False),
+    Column("config", JSONType, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("message", Text),
+    Column("author", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("prompt_id", "version"),
+    Index(None, "prompt_id", "content_hash"),
+)
+
+prompt_labels = Table(
+    "prompt_labels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("prompt_id", ID, ForeignKey("prompts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200)),
+    UniqueConstraint("prompt_id", "label"),
+)
+
+# Every label move, so history can say who promoted or rolled back what, and when.
+prompt_label_events = Table(
+    "prompt_label_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("prompt_id", ID, ForeignKey("prompts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("author", String(200)),
+    Column("message", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "prompt_id", "created_at"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200), nullable=False),
+    Column("description", Text),
+    # Incremented on every change; items carry the version range they were valid in.
+    Column("version", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+dataset_items = Table(
+    "dataset_items",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("dataset_id", ID, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    # Stable logical id of the item across its revisions (a row is one revision).
+    Column("item_key", String(200), nullable=False),
+    Column("input", JSONType, nullable=False),
+    Column("expected", JSONType),
+    Column("metadata", JSONType),
+    Column("split", String(50)),
+    Column("cluster", String(200)),
+    Column("source_trace_id", String(32)),
+    Column("source_span_id", String(16)),
+    # Dataset versions [valid_from, valid_to) in which this revision is current; valid_to NULL = now.
+    Column("valid_from", Integer, nullable=False),
+    Column("valid_to", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "dataset_id", "valid_to"),
+    Index(None, "dataset_id", "item_key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200)),
+    Column("suite", String(200)),
+    # Runs started by one suite invocation share a group id (the prompt x model matrix).
+    Column("group_id", ID),
+    Column("status", String(20), nullable=False),
+    Column("prompt_name", String(200)),
+    Column("prompt_version", Integer),
+    Column("model", String(300)),
+    Column("dataset_id", ID, ForeignKey("datasets.id", ondelete="SET NULL")),
+    Column("dataset_version", Integer),
+    Column("config", JSONType, nullable=False),
+    Column("git_sha", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Index(None, "project_id", "created_at"),
+)
+
+run_items = Table(
+    "run_items",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_item_id", ID),
+    Column("item_key", String(200), nullable=False),
+    Column("epoch", Integer, nullable=False, default=0),
+    Column("input", JSONType, nullable=False),
+    Column("expected", JSONType),
+    Column("output", Text),
+    Column("error", Text),
+    Column("latency_ms", Float),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cost", Float),
+    Column("cached", Boolean, nullable=False, default=False),
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("run_id", "item_key", "epoch"),
+)
+
+# One denormalised row per OpenTelemetry span: what dashboards and filters read without joins.
+spans = Table(
+    "spans",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("parent_span_id", String(16)),
+    Column("name", String(500), nullable=False),
+    Column("kind", String(30)),
+    Column("start_time", UTCDateTime, nullable=False),
+    Column("end_time", UTCDateTime),
+    Column("duration_ms", Float),
+    Column("status_code", String(10), nullable=False, default="UNSET"),
+    Column("status_message", Text),
+    Column("service_name", String(200)),
+    Column("model", String(300)),
+    Column("provider", String(100)),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cache_read_tokens", Integer),
+    Column("reasoning_tokens", Integer),
+    Column("cost", Float),
+    Column("input", Text),
+    Column("output", Text),
+    Column("prompt_name", String(200)),
+    Column("prompt_version", Integer),
+    Column("session_id", String(200)),
+    Column("user_id", String(200)),
+    Column("tags", JSONType),
+    Column("attributes", JSONType),
+    Column("resource", JSONType),
+    Column("events", JSONType),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "trace_id", "span_id"),
+    Index(None, "project_id", "start_time"),
+    Index(None, "project_id", "model", "start_time"),
+    Index(None, "project_id", "prompt_name", "prompt_version"),
+    Index(None, "project_id", "session_id"),
+    Index(None, "project_id", "user_id"),
+)
+
+# Every judgement: user feedback, human review, LLM judges, code scorers.
+scores = Table(
+    "scores",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("target_type", String(20), nullable=False),  # span | trace | run_item
+    Column("trace_id", String(32)),
+    Column("span_id", String(16)),
+    Column("run_id", ID),
+    Column("run_item_id", ID),
+    Column("name", String(200), nullable=False),
+    Column("data_type", String(20), nullable=False),  # numeric | boolean | categorical | text
+    Column("value", Float),
+    Column("string_value", Text),
+    Column("source", String(30), nullable=False),  # human | llm | code | api | user-feedback
+    Column("author", String(200)),
+    Column("comment", Text),
+    Column("scorer_version", String(50)),
+    Column("params", JSONType),
+    Column("error", Text),
+    Column("metadata", JSONType),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id", "trace_id"),
+    Index(None, "run_id", "name"),
+    Index(None, "run_item_id"),
+    Index(None, "project_id", "name", "created_at"),
+)
+
+annotation_queue = Table(
+    "annotation_queue",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("queue", String(200), nullable=False, default="default"),
+    Column("target_type", String(20), nullable=False),  # span | trace | run_item | dataset_item
+    Column("target_id", String(64), nullable=False),
+    Column("trace_id", String(32)),
+    Column("status", String(20), nullable=False, default="pending"),  # pending | locked | done
+    Column("locked_by", String(200)),
+    Column("locked_until", UTCDateTime),
+    Column("payload", JSONType),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Index(None, "project_id", "queue", "status"),
+)
+
+# Persistent model response cache (models/cache.py): key = hash of provider, model, messages, params, epoch.
+model_cache = Table(
+    "model_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model", String(300), nullable=False),
+    Column("request", JSONType, nullable=False),
+    Column("response", JSONType, nullable=False),
+    Column("hits", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_hit_at", UTCDateTime),
+)
