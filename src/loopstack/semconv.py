@@ -1,0 +1,38 @@
+"""Span attribute names shared by the parts that write spans and the server that reads them.
+
+We follow the OpenTelemetry GenAI semantic conventions (``gen_ai.*``) where they name a thing, and use
+``loopstack.*`` for what they do not cover. The models layer sets these on every call it makes; the
+ingest side also understands OpenInference (``llm.*``, ``input.value``) — see ``server`` for the mapping.
+"""
+
+from __future__ import annotations
+
+# GenAI semantic conventions
+GEN_AI_OPERATION = "gen_ai.operation.name"  # "chat"
+GEN_AI_PROVIDER = "gen_ai.provider.name"  # "openai", "anthropic", "local", "mock", ...
+GEN_AI_SYSTEM = "gen_ai.system"  # older name of the provider attribute, still common in the wild
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+
+# Loopstack's own
+INPUT = "loopstack.input"  # JSON text (chat messages for model calls, arguments for @observe)
+OUTPUT = "loopstack.output"  # text, or JSON text
+COST = "loopstack.cost_usd"
+CACHE_HIT = "loopstack.cache_hit"
+PROMPT_NAME = "loopstack.prompt.name"
+PROMPT_VERSION = "loopstack.prompt.version"
+SESSION_ID = "loopstack.session_id"
+USER_ID = "loopstack.user_id"
+TAGS = "loopstack.tags"
+SPAN_TYPE = "loopstack.span.type"  # "generation", "span", "eval"
+RUN_ID = "loopstack.run_id"
