@@ -1,0 +1,109 @@
+"""Suite files: valid ones parse into the matrix they describe; malformed ones name the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loopstack.errors import InvalidInput
+from loopstack.evals.suite import InlinePrompt, PromptRef, load_suite
+
+GOOD = """
+name: triage
+dataset: reviews.jsonl
+split: test
+prompts:
+  - triage@production
+  - triage@3
+  - triage
+  - name: terse
+    messages:
+      - {role: user, content: "Classify: {{ review }}"}
+models: [mock/echo, local/smollm2-135m]
+params: {temperature: 0, max_tokens: 40}
+scorers:
+  - json_valid
+  - scorer: json_field_match
+    name: sentiment
+    params: {field: sentiment}
+    threshold: 0.7
+    threshold_on: ci_low
+epochs: 2
+concurrency: 4
+cache: false
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_a_full_suite_parses_into_its_matrix(tmp_path: Path) -> None:
+    (tmp_path / "reviews.jsonl").write_text('{"input": {"review": "ok"}}\n')
+    suite = load_suite(_write(tmp_path, GOOD))
+    assert suite.display_name == "triage"
+    assert suite.prompts[:3] == [
+        PromptRef(name="triage", label="production"),
+        PromptRef(name="triage", version=3),
+        PromptRef(name="triage"),
+    ]
+    inline = suite.prompts[3]
+    assert isinstance(inline, InlinePrompt) and inline.messages[0].content == "Classify: {{ review }}"
+    assert suite.models == ["mock/echo", "local/smollm2-135m"]
+    assert [s.score_name for s in suite.scorers] == ["json_valid", "sentiment"]
+    assert suite.scorers[1].threshold == 0.7 and suite.scorers[1].threshold_on == "ci_low"
+    assert (suite.epochs, suite.concurrency, suite.cache, suite.split) == (2, 4, False, "test")
+    assert suite.dataset_file() == tmp_path / "reviews.jsonl"
+
+
+def test_a_registered_dataset_reference_with_a_version(tmp_path: Path) -> None:
+    suite = load_suite(_write(tmp_path, "dataset: reviews@4\nprompts: triage@staging\nmodels: mock/x\n"))
+    assert suite.dataset_file() is None
+    assert suite.dataset_ref() == ("reviews", 4)
+    assert suite.display_name == "suite"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "dataset: d\nprompts: [p@1]\nmodels: [m]\n"
+            "scorers:\n  - json_valid\n  - scorer: x\n    threshold: high\n",
+            "suite.yaml: scorers[1].threshold: Input should be a valid number",
+        ),
+        ("dataset: d\nprompts: [p@1]\nmodels: [m]\nepoch: 3\n", "suite.yaml: epoch: unknown field"),
+        ("dataset: d\nprompts: [p@1, 'Bad Name']\nmodels: [m]\n", "prompts[1]: 'Bad Name' is not"),
+        ("prompts: [p@1]\nmodels: [m]\n", "suite.yaml: dataset: Field required"),
+        ("dataset: d\nprompts: [p@1]\nmodels: []\n", "suite.yaml: models: List should have at least 1 item"),
+        ("dataset: d\nprompts: [p@1]\nmodels: [m]\nconcurrency: 0\n", "suite.yaml: concurrency: Input"),
+        (
+            "dataset: d\nprompts:\n  - messages: [{role: user, text: hi}]\nmodels: [m]\n",
+            "suite.yaml: prompts[0].messages[0]",
+        ),
+        (
+            "dataset: d\nprompts: [p]\nmodels: [m]\nscorers: [exact, exact]\n",
+            "two scorers are named 'exact'",
+        ),
+        ("dataset: d\nprompts: [p\nmodels: [m]\n", "suite.yaml:3:"),
+        ("- just\n- a list\n", "suite.yaml: a suite must be a YAML mapping"),
+    ],
+)
+def test_malformed_suites_name_the_file_and_the_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        load_suite(_write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_dataset_file_is_reported(tmp_path: Path) -> None:
+    suite = load_suite(_write(tmp_path, "dataset: data/missing.jsonl\nprompts: p\nmodels: m\n"))
+    with pytest.raises(InvalidInput, match="dataset: file 'data/missing.jsonl' not found"):
+        suite.dataset_file()
+
+
+def test_a_missing_suite_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="not found"):
+        load_suite(tmp_path / "nope.yaml")
