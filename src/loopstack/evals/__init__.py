@@ -1,0 +1,16 @@
+"""Evals: datasets, scorers, statistics (and the runner built on them).
+
+Kept light on import: heavy libraries load inside the functions that need them.
+"""
+
+from loopstack.evals.scorers import Sample, Score, Scorer, get_scorer, scorer
+from loopstack.store.datasets import DatasetItem
+
+__all__ = [
+    "DatasetItem",
+    "Sample",
+    "Score",
+    "Scorer",
+    "get_scorer",
+    "scorer",
+]
