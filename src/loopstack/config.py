@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     prompt_cache_ttl: float = 60.0
     """Seconds a fetched prompt is served from the in-process cache before it is revalidated."""
 
+    trace_sample_rate: float = 1.0
+    """Fraction of traces the SDK records (0..1); a trace is kept or dropped whole."""
+
+    trace_capture_limit: int = 8000
+    """Longest text (characters) the SDK records for a span's input or output; the rest is cut."""
+
+    trace_flush_timeout: float = 2.0
+    """Seconds the SDK waits at exit to send pending spans before giving up on them."""
+
+    price_file: Path | None = None
+    """YAML price table (same shape as ``loopstack/models/prices.yaml``) whose rows take precedence."""
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL in force: the explicit one, or SQLite under ``home``."""

@@ -1,0 +1,68 @@
+"""Models behind one interface: providers, model strings, cache, retries, rate limits, cost, spans.
+
+from loopstack.models import get_model
+answer = await get_model("local/smollm2-135m").generate("Say hi", max_tokens=20)
+"""
+
+from loopstack.models._errors import (
+    AuthenticationError,
+    BadRequest,
+    ContextTooLong,
+    MissingExtra,
+    ProviderError,
+    RateLimited,
+    UnknownModel,
+)
+from loopstack.models._mock import MockOptions, MockProvider
+from loopstack.models._model import Model, RequestLike
+from loopstack.models._pricing import Price, cost_for, price_for
+from loopstack.models._provider import (
+    Capabilities,
+    Provider,
+    ProviderOptions,
+    TextCallback,
+    register_provider,
+    registered_providers,
+)
+from loopstack.models._resolve import (
+    BUILTIN_PROVIDERS,
+    complete,
+    forget_models,
+    get_model,
+    parse_model_string,
+    provider_class,
+)
+from loopstack.models._types import Message, ModelRequest, ModelResponse, Usage
+
+__all__ = [
+    "BUILTIN_PROVIDERS",
+    "AuthenticationError",
+    "BadRequest",
+    "Capabilities",
+    "ContextTooLong",
+    "Message",
+    "MissingExtra",
+    "MockOptions",
+    "MockProvider",
+    "Model",
+    "ModelRequest",
+    "ModelResponse",
+    "Price",
+    "Provider",
+    "ProviderError",
+    "ProviderOptions",
+    "RateLimited",
+    "RequestLike",
+    "TextCallback",
+    "UnknownModel",
+    "Usage",
+    "complete",
+    "cost_for",
+    "forget_models",
+    "get_model",
+    "parse_model_string",
+    "price_for",
+    "provider_class",
+    "register_provider",
+    "registered_providers",
+]
