@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
+from loopstack.tracing import (
+    context,
+    current_span_id,
+    current_trace_id,
+    dropped_spans,
+    flush,
+    init,
+    instrument_openai,
+    observe,
+    span,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "context",
+    "current_span_id",
+    "current_trace_id",
+    "dropped_spans",
+    "flush",
+    "init",
+    "instrument_openai",
+    "observe",
+    "span",
+]

@@ -1,0 +1,384 @@
+"""Spans repository: the ONE mapping from an OpenTelemetry span to a ``spans`` row, writes and queries.
+
+Both the server's OTLP ingest and the SDK's local exporter turn what they receive into ``SpanRecord``s
+and persist them with ``span_row`` + ``insert_span_rows``, so a span lands the same way whichever path it
+took. Attribute names from the GenAI semantic conventions (old and new), OpenInference and ``loopstack.*``
+are mapped into columns; every attribute that does not fill ``input``/``output`` stays in ``attributes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Integer, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from loopstack import semconv as sc
+from loopstack.store._types import new_id, utcnow
+from loopstack.store.tables import spans
+
+#: Longest text kept in the ``input``/``output`` columns; longer values are cut with a marker.
+MAX_TEXT = 1_000_000
+
+_MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, "llm.model_name")
+_PROVIDER_KEYS = (sc.GEN_AI_PROVIDER, sc.GEN_AI_SYSTEM, "llm.provider", "llm.system")
+_INPUT_TOKEN_KEYS = (sc.GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+_OUTPUT_TOKEN_KEYS = (
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_CACHE_KEYS = (sc.GEN_AI_USAGE_CACHE_READ_TOKENS, "llm.token_count.prompt_details.cache_read")
+_REASONING_KEYS = (sc.GEN_AI_USAGE_REASONING_TOKENS, "llm.token_count.completion_details.reasoning")
+_COST_KEYS = (sc.COST, "llm.cost.total", "gen_ai.usage.cost")
+_INPUT_KEYS = (sc.INPUT, "input.value", "gen_ai.input.messages", "gen_ai.prompt")
+_OUTPUT_KEYS = (sc.OUTPUT, "output.value", "gen_ai.output.messages", "gen_ai.completion")
+_PROMPT_NAME_KEYS = (sc.PROMPT_NAME, "llm.prompt_template.name")
+_PROMPT_VERSION_KEYS = (sc.PROMPT_VERSION, "llm.prompt_template.version")
+_SESSION_KEYS = (sc.SESSION_ID, "session.id", sc.GEN_AI_CONVERSATION_ID)
+_USER_KEYS = (sc.USER_ID, "user.id", "enduser.id")
+_TAG_KEYS = (sc.TAGS, "tag.tags")
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """A span as received, before mapping: hex ids, nanosecond times, plain attribute values."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start_ns: int
+    end_ns: int | None = None
+    parent_span_id: str | None = None
+    kind: str = "INTERNAL"
+    status_code: str = "UNSET"
+    status_message: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] | None = None
+
+
+def _first(attrs: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _first_key(attrs: Mapping[str, Any], keys: Sequence[str]) -> str | None:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return key
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str(value: Any, limit: int = 200) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        import orjson
+
+        value = orjson.dumps(value, default=str).decode()
+    assert isinstance(value, str)
+    if len(value) > MAX_TEXT:
+        return value[:MAX_TEXT] + "…[truncated]"
+    return value
+
+
+def _tags(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.startswith("["):
+            import orjson
+
+            try:
+                parsed = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return [value]
+            return [str(v) for v in parsed] if isinstance(parsed, list) else [value]
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _time(ns: int | None) -> datetime | None:
+    if ns is None or ns <= 0:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+#: ``cost_for`` of the models layer, resolved on first use (None: not available).
+_cost_fn: Callable[..., float | None] | None = None
+_cost_resolved = False
+
+
+def estimate_cost(
+    model: str | None,
+    provider: str | None,
+    usage: dict[str, int | None],
+    at: datetime | None = None,
+) -> float | None:
+    """Cost in USD from the models layer's price table, or None when the model or usage is unknown."""
+    global _cost_fn, _cost_resolved
+    if not model or (usage.get("input_tokens") is None and usage.get("output_tokens") is None):
+        return None
+    if not _cost_resolved:
+        _cost_resolved = True
+        try:
+            from loopstack.models import cost_for
+        except ImportError:
+            _cost_fn = None
+        else:
+            _cost_fn = cost_for
+    if _cost_fn is None:
+        return None
+    name = model if "/" in model or not provider else f"{provider.lower()}/{model}"
+    try:
+        cost = _cost_fn(name, {k: v or 0 for k, v in usage.items()}, at)
+    except Exception:  # noqa: BLE001 - an unknown model or a bad price file is not an ingest error
+        return None
+    return None if cost is None else float(cost)
+
+
+def span_row(record: SpanRecord, project_id: str, ingested_at: datetime | None = None) -> dict[str, Any]:
+    """The ``spans`` row for ``record`` in ``project_id``: the one attribute mapping Loopstack uses."""
+    attrs = record.attributes
+    start = _time(record.start_ns) or utcnow()
+    end = _time(record.end_ns)
+    duration = (record.end_ns - record.start_ns) / 1e6 if record.end_ns and record.start_ns else None
+    model = _str(_first(attrs, _MODEL_KEYS), 300)
+    provider = _str(_first(attrs, _PROVIDER_KEYS), 100)
+    input_tokens = _int(_first(attrs, _INPUT_TOKEN_KEYS))
+    output_tokens = _int(_first(attrs, _OUTPUT_TOKEN_KEYS))
+    cache_read_tokens = _int(_first(attrs, _CACHE_KEYS))
+    reasoning_tokens = _int(_first(attrs, _REASONING_KEYS))
+    cost = _float(_first(attrs, _COST_KEYS))
+    if cost is None:
+        usage = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cached_input_tokens": cache_read_tokens,
+            "reasoning_tokens": reasoning_tokens,
+        }
+        cost = estimate_cost(model, provider, usage, start)
+    input_key = _first_key(attrs, _INPUT_KEYS)
+    output_key = _first_key(attrs, _OUTPUT_KEYS)
+    kept = attrs
+    if input_key or output_key:
+        kept = {k: v for k, v in attrs.items() if k != input_key and k != output_key}
+    return {
+        "id": new_id(),
+        "project_id": project_id,
+        "trace_id": record.trace_id,
+        "span_id": record.span_id,
+        "parent_span_id": record.parent_span_id or None,
+        "name": (record.name or "span")[:500],
+        "kind": record.kind,
+        "start_time": start,
+        "end_time": end,
+        "duration_ms": duration,
+        "status_code": record.status_code,
+        "status_message": record.status_message or None,
+        "service_name": _str(record.resource.get("service.name")),
+        "model": model,
+        "provider": provider,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "cost": cost,
+        "input": _text(attrs[input_key]) if input_key else None,
+        "output": _text(attrs[output_key]) if output_key else None,
+        "prompt_name": _str(_first(attrs, _PROMPT_NAME_KEYS)),
+        "prompt_version": _int(_first(attrs, _PROMPT_VERSION_KEYS)),
+        "session_id": _str(_first(attrs, _SESSION_KEYS)),
+        "user_id": _str(_first(attrs, _USER_KEYS)),
+        "tags": _tags(_first(attrs, _TAG_KEYS)),
+        "attributes": kept or None,
+        "resource": record.resource or None,
+        "events": record.events or None,
+        "ingested_at": ingested_at or utcnow(),
+    }
+
+
+def _insert_ignore(dialect: str) -> Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(spans).on_conflict_do_nothing()
+    return sqlite.insert(spans).on_conflict_do_nothing()
+
+
+def insert_span_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, ignoring any span already stored: a retried batch never duplicates."""
+    if rows:
+        conn.execute(_insert_ignore(conn.dialect.name), list(rows))
+
+
+def write_spans(store: Any, project_id: str, records: Iterable[SpanRecord]) -> int:
+    """Map and store ``records`` in one transaction; the number of records given."""
+    now = utcnow()
+    rows = [span_row(r, project_id, now) for r in records]
+    with store.write() as conn:
+        insert_span_rows(conn, rows)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------- queries
+
+
+@dataclass(slots=True)
+class SpanFilter:
+    """Filters shared by the span and trace listings; None means no filter."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    model: str | None = None
+    prompt_name: str | None = None
+    prompt_version: int | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    status: str | None = None
+    min_latency_ms: float | None = None
+    q: str | None = None
+    trace_id: str | None = None
+    name: str | None = None
+
+    def clauses(self, project_id: str) -> list[Any]:
+        """SQL conditions for these filters within ``project_id``."""
+        c = spans.c
+        where: list[Any] = [c.project_id == project_id]
+        if self.start is not None:
+            where.append(c.start_time >= self.start)
+        if self.end is not None:
+            where.append(c.start_time < self.end)
+        if self.model:
+            where.append(c.model == self.model)
+        if self.prompt_name:
+            where.append(c.prompt_name == self.prompt_name)
+        if self.prompt_version is not None:
+            where.append(c.prompt_version == self.prompt_version)
+        if self.session_id:
+            where.append(c.session_id == self.session_id)
+        if self.user_id:
+            where.append(c.user_id == self.user_id)
+        if self.status:
+            where.append(c.status_code == self.status.upper())
+        if self.min_latency_ms is not None:
+            where.append(c.duration_ms >= self.min_latency_ms)
+        if self.trace_id:
+            where.append(c.trace_id == self.trace_id)
+        if self.name:
+            where.append(c.name == self.name)
+        if self.q:
+            where.append(
+                c.name.icontains(self.q, autoescape=True)
+                | c.input.icontains(self.q, autoescape=True)
+                | c.output.icontains(self.q, autoescape=True)
+            )
+        return where
+
+
+def list_spans(
+    conn: Connection, project_id: str, filters: SpanFilter, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Spans matching ``filters``, newest first."""
+    stmt = (
+        select(spans)
+        .where(and_(*filters.clauses(project_id)))
+        .order_by(spans.c.start_time.desc(), spans.c.span_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def list_traces(
+    conn: Connection, project_id: str, filters: SpanFilter, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Traces with at least one span matching ``filters``, newest first, with totals and the root span."""
+    c = spans.c
+    matching = select(c.trace_id).where(and_(*filters.clauses(project_id))).distinct().scalar_subquery()
+    started = func.min(c.start_time).label("start_time")
+    stmt = (
+        select(
+            c.trace_id,
+            started,
+            func.max(c.end_time).label("end_time"),
+            func.count().label("span_count"),
+            func.sum(c.input_tokens).label("input_tokens"),
+            func.sum(c.output_tokens).label("output_tokens"),
+            func.sum(c.cost).label("cost"),
+            func.max(c.duration_ms).label("duration_ms"),
+            func.sum((c.status_code == "ERROR").cast(Integer)).label("error_count"),
+        )
+        .where(c.project_id == project_id, c.trace_id.in_(matching))
+        .group_by(c.trace_id)
+        .order_by(started.desc(), c.trace_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    traces = [dict(r._mapping) for r in conn.execute(stmt)]
+    if not traces:
+        return traces
+    roots: dict[str, dict[str, Any]] = {}
+    root_cols = (c.trace_id, c.span_id, c.name, c.input, c.output, c.session_id, c.user_id, c.model, c.tags)
+    root_stmt = select(*root_cols).where(
+        c.project_id == project_id,
+        c.trace_id.in_([t["trace_id"] for t in traces]),
+        c.parent_span_id.is_(None),
+    )
+    for row in conn.execute(root_stmt):
+        roots.setdefault(row.trace_id, dict(row._mapping))
+    for t in traces:
+        root = roots.get(t["trace_id"], {})
+        t["status"] = "ERROR" if t.pop("error_count") else "OK"
+        for key in ("name", "input", "output", "session_id", "user_id", "tags"):
+            t[key] = root.get(key)
+        t["root_span_id"] = root.get("span_id")
+    return traces
+
+
+def get_trace_spans(conn: Connection, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+    """Every span of ``trace_id`` in ``project_id``, in start order."""
+    stmt = (
+        select(spans)
+        .where(spans.c.project_id == project_id, spans.c.trace_id == trace_id)
+        .order_by(spans.c.start_time, spans.c.span_id)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def count_spans(conn: Connection, project_id: str) -> int:
+    """How many spans ``project_id`` holds."""
+    return int(conn.execute(select(func.count()).where(spans.c.project_id == project_id)).scalar_one())

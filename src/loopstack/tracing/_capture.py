@@ -1,0 +1,82 @@
+"""Turning function arguments and results into bounded span attribute text, through the masking hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+#: Marker appended to text that was cut at the size limit.
+TRUNCATED = "…[truncated]"
+_MAX_ITEMS = 200  # longest list/dict kept before encoding: bounds the work for huge containers
+_MAX_DEPTH = 6
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+class Capture:
+    """Settings for capturing values: the size limit (characters) and an optional masking hook.
+
+    The mask receives each captured value (arguments as a dict, the return value) and returns what to
+    record instead; if it raises, the value is replaced by a marker, so unmasked data never leaks.
+    """
+
+    __slots__ = ("limit", "mask")
+
+    def __init__(self, limit: int = 8000, mask: Callable[[Any], Any] | None = None) -> None:
+        self.limit = limit
+        self.mask = mask
+
+    def text(self, value: Any) -> str:
+        """``value`` as text of at most ``limit`` characters (plus the truncation marker)."""
+        if self.mask is not None:
+            try:
+                value = self.mask(value)
+            except Exception:  # noqa: BLE001 - never record what the mask failed to clean
+                return "[masking failed]"
+        return to_text(value, self.limit)
+
+
+def _default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)  # pydantic models
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except Exception:  # noqa: BLE001
+            pass
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return repr(value)
+
+
+def _shrink(value: Any, limit: int, depth: int = 0) -> Any:
+    """A copy of ``value`` cut to what can show within ``limit`` characters, before encoding."""
+    if isinstance(value, str):
+        return value[: limit + 1] if len(value) > limit else value
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if depth >= _MAX_DEPTH:
+        return value if isinstance(value, int | float | bool) or value is None else repr(value)[:200]
+    if isinstance(value, dict):
+        if len(value) > _MAX_ITEMS:
+            value = dict(list(value.items())[:_MAX_ITEMS])
+        return {k: _shrink(v, limit, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) > _MAX_ITEMS:
+            value = value[:_MAX_ITEMS]
+        return [_shrink(v, limit, depth + 1) for v in value]
+    return value
+
+
+def to_text(value: Any, limit: int) -> str:
+    """Text for ``value``: strings as they are, anything else as JSON; cut at ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = orjson.dumps(_shrink(value, limit), default=_default, option=_OPTIONS).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            text = repr(value)[: limit + 1]
+    if len(text) > limit:
+        return text[:limit] + TRUNCATED
+    return text

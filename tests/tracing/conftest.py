@@ -1,0 +1,36 @@
+"""Tracing tests: local-store tracing initialised per test, and a helper reading the stored spans."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+import loopstack
+from loopstack.store import get_store
+from loopstack.store.tables import spans
+from loopstack.tracing import shutdown
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    """Tracing to the local store of this test's LOOPSTACK_HOME."""
+    loopstack.init()
+    yield
+    shutdown(timeout=5)
+
+
+@pytest.fixture
+def stored_spans() -> Callable[[], list[dict[str, Any]]]:
+    """Flush the SDK, then every span row of the default project, in start order."""
+
+    def read() -> list[dict[str, Any]]:
+        assert loopstack.flush(timeout=10)
+        store = get_store()
+        with store.read() as conn:
+            rows = conn.execute(select(spans).order_by(spans.c.start_time))
+            return [dict(r._mapping) for r in rows]
+
+    return read
