@@ -1,0 +1,159 @@
+"""``get_prompt``: prompts for application code, cached in-process with stale-while-revalidate.
+
+A cache hit is a dict lookup and a clock read. A stale entry is returned at once and refreshed on a
+background thread, so a slow or failing store never stalls a request once a prompt has been fetched.
+When nothing is cached and the source fails, the ``fallback`` given in code is served (and marked).
+Fetches by version number are cached for good: versions are immutable.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from loopstack.config import Settings, get_settings
+from loopstack.errors import InvalidInput, LoopstackError
+from loopstack.prompts._types import DEFAULT_LABEL
+from loopstack.prompts.prompt import Prompt
+from loopstack.prompts.source import PromptSource, make_source
+
+log = logging.getLogger("loopstack.prompts")
+
+_Key = tuple[str, str | None, int | None]
+Fallback = str | list[dict[str, str]]
+
+
+@dataclass(slots=True)
+class _Entry:
+    prompt: Prompt
+    expires: float
+
+
+class PromptClient:
+    """A PromptSource behind a TTL cache with stale-while-revalidate and code fallbacks."""
+
+    def __init__(self, source: PromptSource, ttl: float = 60.0) -> None:
+        self.source = source
+        self.ttl = ttl
+        self._cache: dict[_Key, _Entry] = {}
+        self._refreshing: set[_Key] = set()
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        name: str,
+        label: str | None = None,
+        version: int | None = None,
+        fallback: Fallback | None = None,
+        cache_ttl: float | None = None,
+    ) -> Prompt:
+        """The prompt, from the cache when fresh enough (see module docstring)."""
+        key = (name, label, version)
+        ttl = self.ttl if cache_ttl is None else cache_ttl
+        entry = self._cache.get(key)
+        if entry is not None and ttl > 0 and not (entry.prompt.is_fallback and fallback is None):
+            if entry.expires > time.monotonic():
+                return entry.prompt
+            self._revalidate(key, ttl)
+            return entry.prompt
+        try:
+            return self._fetch(key, ttl)
+        except Exception as exc:
+            if fallback is None:
+                raise
+            prompt = _fallback_prompt(name, label, fallback)
+            log.warning("prompt %s: serving the fallback given in code (%s)", name, _reason(exc))
+            if ttl > 0:
+                # Stale at once: later calls get the fallback without waiting and retry in the background.
+                self._cache[key] = _Entry(prompt, 0.0)
+            return prompt
+
+    def clear(self) -> None:
+        """Forget every cached prompt."""
+        self._cache.clear()
+
+    def _fetch(self, key: _Key, ttl: float) -> Prompt:
+        name, label, version = key
+        prompt: Prompt = self.source.fetch(name, label=label, version=version)
+        wanted = label if version is not None else (label or DEFAULT_LABEL)
+        if prompt.label != wanted:
+            prompt = replace(prompt, label=wanted)
+        if ttl > 0:
+            expires = float("inf") if version is not None else time.monotonic() + ttl
+            self._cache[key] = _Entry(prompt, expires)
+        return prompt
+
+    def _revalidate(self, key: _Key, ttl: float) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        threading.Thread(target=self._refresh, args=(key, ttl), daemon=True, name="loopstack-prompt").start()
+
+    def _refresh(self, key: _Key, ttl: float) -> None:
+        try:
+            self._fetch(key, ttl)
+        except Exception as exc:  # noqa: BLE001 - keep serving the stale prompt, never raise
+            log.warning("prompt %s: refresh failed, serving the cached copy (%s)", key[0], _reason(exc))
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, LoopstackError) else f"{type(exc).__name__}: {exc}"
+
+
+def _fallback_prompt(name: str, label: str | None, fallback: Fallback) -> Prompt:
+    from loopstack.prompts._content import FieldError, check_messages
+
+    messages: Any = [{"role": "user", "content": fallback}] if isinstance(fallback, str) else fallback
+    try:
+        checked = check_messages(messages, "fallback")
+    except FieldError as exc:
+        raise InvalidInput(f"prompt {name}: {exc}") from None
+    return Prompt(name, 0, checked, label=label, is_fallback=True)
+
+
+_client: tuple[Settings, PromptClient] | None = None
+_client_lock = threading.Lock()
+
+
+def prompt_client() -> PromptClient:
+    """The process-wide client for the current settings (rebuilt when settings are reloaded)."""
+    global _client
+    settings = get_settings()
+    current = _client
+    if current is not None and current[0] is settings:
+        return current[1]
+    with _client_lock:
+        if _client is None or _client[0] is not settings:
+            _client = (settings, PromptClient(make_source(settings), settings.prompt_cache_ttl))
+        return _client[1]
+
+
+def get_prompt(
+    name: str,
+    label: str | None = None,
+    version: int | None = None,
+    fallback: Fallback | None = None,
+    *,
+    cache_ttl: float | None = None,
+) -> Prompt:
+    """Fetch prompt ``name`` by label or version (default: the ``production`` label).
+
+    ``fallback`` (messages, or one string used as the user message) is served when the prompt cannot
+    be fetched and nothing is cached; the result then has ``is_fallback=True`` and version 0.
+    ``cache_ttl`` overrides ``Settings.prompt_cache_ttl`` for this call (0 = always fetch).
+    """
+    return prompt_client().get(name, label, version, fallback, cache_ttl)
+
+
+def clear_prompt_cache() -> None:
+    """Drop every cached prompt so the next ``get_prompt`` fetches again."""
+    current = _client
+    if current is not None:
+        current[1].clear()

@@ -1,0 +1,82 @@
+"""What the SDK hands to application code: a ``Prompt`` that renders to attributed ``PromptMessages``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopstack.prompts._template import TemplateError, compile_template, variables_of
+
+
+class PromptMessages(list[dict[str, str]]):
+    """Rendered chat messages that remember which prompt version produced them.
+
+    A plain ``list`` of ``{"role", "content"}`` dicts (pass it to any chat client); instrumentation reads
+    ``prompt_name`` and ``prompt_version`` to attribute the model call to the prompt version.
+    """
+
+    prompt_name: str
+    prompt_version: int
+
+    def __init__(self, messages: list[dict[str, str]], prompt_name: str, prompt_version: int) -> None:
+        super().__init__(messages)
+        self.prompt_name = prompt_name
+        self.prompt_version = prompt_version
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt ready to render: a stored version (see ``PromptVersion``), or messages given in code.
+
+    ``version`` is 0 for messages given in code; ``is_fallback`` is True when they were served because
+    the registry could not serve the prompt. ``label`` is the label it was fetched by, if any.
+    """
+
+    name: str
+    version: int
+    messages: list[dict[str, str]]
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    is_fallback: bool = False
+
+    @property
+    def ref(self) -> str:
+        """``name@version`` (``name@fallback`` for the code fallback)."""
+        return f"{self.name}@{'fallback' if self.is_fallback else self.version}"
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Every variable the templates read."""
+        out: frozenset[str] = frozenset()
+        for m in self.messages:
+            out |= variables_of(m["content"])
+        return out
+
+    def render(self, **variables: Any) -> PromptMessages:
+        """Fill the templates with ``variables``; a missing variable names itself and the version."""
+        from jinja2 import TemplateError as JinjaTemplateError
+        from jinja2 import UndefinedError
+        from jinja2.exceptions import SecurityError
+
+        rendered: list[dict[str, str]] = []
+        for i, m in enumerate(self.messages):
+            try:
+                content = compile_template(m["content"]).render(variables)
+            except UndefinedError as exc:
+                raise self._undefined(variables, exc) from None
+            except SecurityError as exc:
+                raise TemplateError(f"prompt {self.ref}: messages[{i}] is not allowed: {exc}") from None
+            except JinjaTemplateError as exc:
+                raise TemplateError(f"prompt {self.ref}: messages[{i}]: {exc}") from None
+            rendered.append({"role": m["role"], "content": content})
+        return PromptMessages(rendered, self.name, self.version)
+
+    def _undefined(self, given: dict[str, Any], exc: Exception) -> TemplateError:
+        given_text = ", ".join(sorted(given)) or "nothing"
+        missing = sorted(self.variables - set(given))
+        if missing:
+            names = ", ".join(repr(n) for n in missing)
+            noun = "variable" if len(missing) == 1 else "variables"
+            return TemplateError(f"prompt {self.ref} needs {noun} {names} (given: {given_text})")
+        return TemplateError(f"prompt {self.ref}: {exc} (given: {given_text})")
