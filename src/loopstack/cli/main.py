@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("loopstack.cli.init", "init", "Create the local store and an example prompt folder."),
     "db": ("loopstack.cli.db", "db", "Inspect and upgrade the database schema."),
     "prompt": ("loopstack.cli.prompt", "prompt", "Version, label, diff and sync prompts."),
+    "dataset": ("loopstack.cli.dataset", "dataset", "Push, list, show and export versioned datasets."),
 }
 
 
