@@ -115,12 +115,21 @@ def price_for(model: str, at: date | datetime | None = None) -> Price | None:
     return None
 
 
-def cost_for(model: str, usage: Usage | Mapping[str, Any], at: date | datetime | None = None) -> float | None:
+def cost_for(
+    model: str,
+    usage: Usage | Mapping[str, Any],
+    at: date | datetime | None = None,
+    provider: str | None = None,
+) -> float | None:
     """USD cost of ``usage`` on ``model`` at time ``at`` (default now), or None when the price is unknown.
 
-    ``model`` is a model string (``openai/gpt-4o-mini``) or a bare name (``gpt-4o-mini``, tried as
-    OpenAI then Anthropic). ``usage`` is a :class:`Usage` or a mapping with its field names.
+    ``model`` is a model string (``openai/gpt-4o-mini``), or a bare name as spans carry it
+    (``gen_ai.request.model``) with ``provider`` (``gen_ai.provider.name``); a bare name without a
+    provider is tried as OpenAI, then Anthropic. ``usage`` is a :class:`Usage` or a mapping with its
+    field names (``input_tokens``, ``output_tokens``, ``cached_input_tokens``, ``reasoning_tokens``).
     """
+    if provider and not model.startswith(f"{provider}/"):
+        model = f"{provider}/{model}"
     price = price_for(model, at)
     if price is None:
         return None
