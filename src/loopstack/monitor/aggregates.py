@@ -1,0 +1,313 @@
+"""Dashboard aggregates over production spans and scores, recomputed from the stored rows.
+
+A *request* is a model-call span (a span with a ``model``). Latency percentiles come from a
+log-spaced histogram computed in SQL (bins 5% wide, so a percentile is exact to within 2.5%): the
+database returns a few hundred rows instead of every duration, which keeps the dashboard fast at
+millions of spans. Feedback is a ``user-feedback`` or ``human`` score on a span or a trace.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from loopstack.store import Store
+from loopstack.store.tables import scores, spans
+
+#: Histogram resolution: bins per unit of ln(1 + ms); 20 gives bins ~5% wide.
+_BINS_PER_LN = 20
+FEEDBACK_SOURCES = ("user-feedback", "human")
+#: Named ranges the dashboard offers, with the bucket width that gives 24-60 points each.
+RANGES: dict[str, tuple[timedelta, int]] = {
+    "1h": (timedelta(hours=1), 60),
+    "24h": (timedelta(hours=24), 1800),
+    "7d": (timedelta(days=7), 6 * 3600),
+    "30d": (timedelta(days=30), 86400),
+}
+
+
+@dataclass
+class Stats:
+    """Request figures for one bucket or one breakdown row."""
+
+    requests: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    feedback: int = 0
+    negative_feedback: int = 0
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests else None
+
+    @property
+    def feedback_rate(self) -> float | None:
+        return self.feedback / self.requests if self.requests else None
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass
+class ScoreSummary:
+    """Mean of one score name over the window, and per bucket."""
+
+    name: str
+    count: int
+    mean: float
+    series: list[float | None] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard:
+    """Everything the overview page shows for one time window."""
+
+    start: datetime
+    end: datetime
+    bucket_seconds: int
+    buckets: list[datetime]
+    series: list[Stats]
+    totals: Stats
+    by_model: dict[str, Stats]
+    by_prompt: dict[str, Stats]
+    scores: list[ScoreSummary]
+
+
+def _epoch(conn: Connection, column: Any) -> ColumnElement[Any]:
+    if conn.dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.floor(func.extract("epoch", column)), Integer)
+
+
+def _ensure_ln(conn: Connection) -> None:
+    """SQLite builds without math functions get a Python ``ln`` (slower, same answer)."""
+    if conn.dialect.name != "sqlite":
+        return
+    try:
+        conn.exec_driver_sql("SELECT ln(1.0)")
+    except Exception:  # noqa: BLE001 - any failure means the function is missing
+        raw = conn.connection.driver_connection
+        raw.create_function("ln", 1, math.log, deterministic=True)  # type: ignore[union-attr]
+
+
+def _percentile(hist: dict[int, int], q: float) -> float | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(q * total))  # nearest-rank: the smallest value with q of the mass at or below
+    seen = 0
+    for b in sorted(hist):
+        seen += hist[b]
+        if seen >= rank:
+            return max(0.0, math.exp((b + 0.5) / _BINS_PER_LN) - 1.0)
+    return None  # pragma: no cover - unreachable: rank <= total
+
+
+def prompt_key(name: str | None, version: int | None) -> str:
+    """How a prompt version is named on the dashboard: ``name@v``, or ``(none)``."""
+    if not name:
+        return "(none)"
+    return f"{name}@{version}" if version is not None else name
+
+
+def compute_dashboard(
+    store: Store, project_id: str, start: datetime, end: datetime, bucket_seconds: int
+) -> Dashboard:
+    """Aggregate requests, latency, tokens, cost, errors, feedback and scores in [start, end)."""
+    first = int(start.timestamp()) // bucket_seconds
+    last = (int(end.timestamp()) - 1) // bucket_seconds
+    buckets = [datetime.fromtimestamp(b * bucket_seconds, UTC) for b in range(first, last + 1)]
+    series = [Stats() for _ in buckets]
+    by_model: dict[str, Stats] = defaultdict(Stats)
+    by_prompt: dict[str, Stats] = defaultdict(Stats)
+    totals = Stats()
+    window = and_(
+        spans.c.project_id == project_id,
+        spans.c.start_time >= start,
+        spans.c.start_time < end,
+        spans.c.model.is_not(None),
+    )
+    with store.read() as conn:
+        _ensure_ln(conn)
+        bucket = (_epoch(conn, spans.c.start_time) // bucket_seconds).label("bucket")
+        is_error = case((spans.c.status_code == "ERROR", 1), else_=0)
+        rows = conn.execute(
+            select(
+                bucket,
+                spans.c.model,
+                spans.c.prompt_name,
+                spans.c.prompt_version,
+                func.count(),
+                func.sum(is_error),
+                func.coalesce(func.sum(spans.c.input_tokens), 0),
+                func.coalesce(func.sum(spans.c.output_tokens), 0),
+                func.coalesce(func.sum(spans.c.cost), 0.0),
+            )
+            .where(window)
+            .group_by(bucket, spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
+        ).all()
+        for b, model, pname, pver, n, errs, tin, tout, cost in rows:
+            for target in (
+                series[int(b) - first],
+                by_model[str(model)],
+                by_prompt[prompt_key(pname, pver)],
+                totals,
+            ):
+                target.requests += int(n)
+                target.errors += int(errs or 0)
+                target.input_tokens += int(tin or 0)
+                target.output_tokens += int(tout or 0)
+                target.cost += float(cost or 0.0)
+        _latency(conn, window, bucket, first, series, by_model, by_prompt, totals)
+        _feedback(conn, project_id, start, end, bucket_seconds, first, series, totals)
+        summaries = _scores(conn, project_id, start, end, bucket_seconds, first, len(buckets))
+    return Dashboard(
+        start=start,
+        end=end,
+        bucket_seconds=bucket_seconds,
+        buckets=buckets,
+        series=series,
+        totals=totals,
+        by_model=dict(sorted(by_model.items(), key=lambda kv: -kv[1].requests)),
+        by_prompt=dict(sorted(by_prompt.items(), key=lambda kv: -kv[1].requests)),
+        scores=summaries,
+    )
+
+
+def _latency(
+    conn: Connection,
+    window: ColumnElement[bool],
+    bucket: Any,
+    first: int,
+    series: list[Stats],
+    by_model: dict[str, Stats],
+    by_prompt: dict[str, Stats],
+    totals: Stats,
+) -> None:
+    """Fill p50/p95 from histograms per bucket, per model and per prompt version."""
+    lat_bin = cast(func.ln(spans.c.duration_ms + 1.0) * _BINS_PER_LN, Integer).label("bin")
+    timed = and_(window, spans.c.duration_ms.is_not(None), spans.c.duration_ms >= 0)
+    per_bucket: dict[int, dict[int, int]] = defaultdict(dict)
+    per_model: dict[str, dict[int, int]] = defaultdict(dict)
+    per_prompt: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    overall: dict[int, int] = defaultdict(int)
+    for b, lb, n in conn.execute(
+        select(bucket, lat_bin, func.count()).where(timed).group_by(bucket, lat_bin)
+    ):
+        per_bucket[int(b) - first][int(lb)] = int(n)
+        overall[int(lb)] += int(n)
+    for model, lb, n in conn.execute(
+        select(spans.c.model, lat_bin, func.count()).where(timed).group_by(spans.c.model, lat_bin)
+    ):
+        per_model[str(model)][int(lb)] = int(n)
+    for pname, pver, lb, n in conn.execute(
+        select(spans.c.prompt_name, spans.c.prompt_version, lat_bin, func.count())
+        .where(timed)
+        .group_by(spans.c.prompt_name, spans.c.prompt_version, lat_bin)
+    ):
+        per_prompt[prompt_key(pname, pver)][int(lb)] += int(n)
+    pairs: list[tuple[Stats, dict[int, int]]] = [(series[i], h) for i, h in per_bucket.items()]
+    pairs += [(by_model[k], h) for k, h in per_model.items()]
+    pairs += [(by_prompt[k], h) for k, h in per_prompt.items()]
+    pairs.append((totals, overall))
+    for target, hist in pairs:
+        target.p50_ms = _percentile(hist, 0.5)
+        target.p95_ms = _percentile(hist, 0.95)
+
+
+def _feedback(
+    conn: Connection,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    bucket_seconds: int,
+    first: int,
+    series: list[Stats],
+    totals: Stats,
+) -> None:
+    bucket = (_epoch(conn, scores.c.created_at) // bucket_seconds).label("bucket")
+    negative = case((scores.c.value <= 0, 1), else_=0)
+    rows = conn.execute(
+        select(bucket, func.count(), func.sum(negative))
+        .where(
+            scores.c.project_id == project_id,
+            scores.c.created_at >= start,
+            scores.c.created_at < end,
+            scores.c.source.in_(FEEDBACK_SOURCES),
+            scores.c.target_type.in_(("span", "trace")),
+        )
+        .group_by(bucket)
+    )
+    for b, n, neg in rows:
+        idx = int(b) - first
+        if 0 <= idx < len(series):
+            series[idx].feedback += int(n)
+            series[idx].negative_feedback += int(neg or 0)
+        totals.feedback += int(n)
+        totals.negative_feedback += int(neg or 0)
+
+
+def _scores(
+    conn: Connection,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    bucket_seconds: int,
+    first: int,
+    n_buckets: int,
+) -> list[ScoreSummary]:
+    """Mean of each numeric or boolean production score, overall and per bucket."""
+    bucket = (_epoch(conn, scores.c.created_at) // bucket_seconds).label("bucket")
+    rows = conn.execute(
+        select(scores.c.name, bucket, func.count(), func.sum(scores.c.value))
+        .where(
+            scores.c.project_id == project_id,
+            scores.c.created_at >= start,
+            scores.c.created_at < end,
+            scores.c.value.is_not(None),
+            scores.c.target_type.in_(("span", "trace")),
+        )
+        .group_by(scores.c.name, bucket)
+    ).all()
+    acc: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+    for name, b, n, total in rows:
+        acc[str(name)].append((int(b) - first, int(n), float(total or 0.0)))
+    out = []
+    for name, parts in sorted(acc.items()):
+        count = sum(n for _, n, _ in parts)
+        mean = sum(t for _, _, t in parts) / count
+        per: list[float | None] = [None] * n_buckets
+        for idx, n, total in parts:
+            if 0 <= idx < n_buckets:
+                per[idx] = total / n
+        out.append(ScoreSummary(name=name, count=count, mean=mean, series=per))
+    return out
+
+
+def resolve_range(
+    name: str | None, start: datetime | None = None, end: datetime | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime, int]:
+    """The window and bucket width for a named range (``24h``) or explicit ``start``/``end``."""
+    now = now or datetime.now(UTC)
+    if start is not None:
+        end = end or now
+        span_s = max(60.0, (end - start).total_seconds())
+        width = next((w for d, w in RANGES.values() if span_s <= d.total_seconds()), 86400)
+        return start, end, width
+    delta, width = RANGES.get(name or "24h", RANGES["24h"])
+    # Align the end to the next bucket edge so each bucket is whole and URLs stay cache-friendly.
+    end_ts = (int(now.timestamp()) // width + 1) * width
+    end = datetime.fromtimestamp(end_ts, UTC)
+    return end - delta, end, width

@@ -1,0 +1,57 @@
+"""What every page handler needs: the store, the project in force, who is acting, and a CSRF check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request
+
+from loopstack.store import Store, get_store
+
+#: Cookie holding the reviewer name the UI writes as the ``author`` of scores and locks.
+AUTHOR_COOKIE = "loopstack_author"
+
+
+def default_author(request: Request) -> str:
+    """The reviewer name from the cookie set on the annotation page, or ``ui``."""
+    name = (request.cookies.get(AUTHOR_COOKIE) or "").strip()
+    return name[:200] or "ui"
+
+
+@dataclass
+class UIContext:
+    """Dependencies of the pages, injectable so the server can supply its own auth and project."""
+
+    store_factory: Callable[[], Store]
+    project: Callable[[Request], str]
+    author: Callable[[Request], str] = default_author
+
+    def store(self) -> Store:
+        return self.store_factory()
+
+
+def default_context(store: Store | None = None, project_name: str | None = None) -> UIContext:
+    """Pages over ``store`` (default: the configured one) and one project (default: the configured one)."""
+
+    def _store() -> Store:
+        return store if store is not None else get_store()
+
+    def _project(_request: Request) -> str:
+        from loopstack.config import get_settings
+
+        return _store().project_id(project_name or get_settings().project)
+
+    return UIContext(store_factory=_store, project=_project)
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a form POST that another site made the browser send (CSRF)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(403, "cross-site form submission refused")
+    origin = request.headers.get("origin")
+    if origin and origin != "null":
+        host = request.headers.get("host", "")
+        if urlsplit(origin).netloc != host:
+            raise HTTPException(403, f"form posted from another origin ({origin}) refused")

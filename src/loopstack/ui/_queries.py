@@ -1,0 +1,252 @@
+"""Reads specific to the trace pages: the filtered, keyset-paginated trace list and one trace's rows.
+
+A trace is listed by its root span. Filters on model, prompt version, status and text match any span
+of the trace; feedback and score filters match any score on it. Pagination is keyset on
+``(start_time, id)`` so page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from loopstack.errors import InvalidInput
+from loopstack.monitor import FEEDBACK_SOURCES
+from loopstack.store import Store
+from loopstack.store.tables import scores, spans
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class TraceFilters:
+    """What the trace list is narrowed to; each field is one query-string parameter."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    model: str | None = None
+    prompt: str | None = None  # "name" or "name@version"
+    session: str | None = None
+    user: str | None = None
+    status: str | None = None  # "error" | "ok"
+    negative: bool = False
+    score_name: str | None = None
+    score_below: float | None = None
+    text: str | None = None
+
+
+@dataclass
+class TraceRow:
+    """One line of the trace list: the root span plus whole-trace totals."""
+
+    id: str
+    trace_id: str
+    name: str
+    start_time: datetime
+    duration_ms: float | None
+    status_code: str
+    session_id: str | None
+    user_id: str | None
+    spans: int = 1
+    models: str = ""
+    tokens: int = 0
+    cost: float = 0.0
+    errors: int = 0
+    feedback: int = 0
+    negative: int = 0
+
+
+def encode_cursor(start_time: datetime, row_id: str) -> str:
+    raw = f"{start_time.isoformat()}|{row_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, row_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), row_id
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(f"invalid page cursor {cursor!r}: open the list from its first page") from None
+
+
+def _score_match(project_id: str, *conds: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(
+        select(1)
+        .where(scores.c.project_id == project_id, scores.c.trace_id == spans.c.trace_id, *conds)
+        .correlate(spans)
+    )
+
+
+def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
+    s2 = spans.alias("s2")
+    conds: list[ColumnElement[bool]] = [spans.c.project_id == project_id, spans.c.parent_span_id.is_(None)]
+    if f.start is not None:
+        conds.append(spans.c.start_time >= f.start)
+    if f.end is not None:
+        conds.append(spans.c.start_time < f.end)
+    if f.session:
+        conds.append(spans.c.session_id == f.session)
+    if f.user:
+        conds.append(spans.c.user_id == f.user)
+
+    def any_span(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists(
+            select(1)
+            .select_from(s2)
+            .where(s2.c.project_id == project_id, s2.c.trace_id == spans.c.trace_id, *where)
+            .correlate(spans)
+        )
+
+    if f.model:
+        conds.append(or_(spans.c.model == f.model, any_span(s2.c.model == f.model)))
+    if f.prompt:
+        name, _, version = f.prompt.partition("@")
+        pc = [s2.c.prompt_name == name]
+        if version:
+            try:
+                pc.append(s2.c.prompt_version == int(version))
+            except ValueError:
+                raise InvalidInput(
+                    f"prompt filter {f.prompt!r}: the version after @ must be a number"
+                ) from None
+        conds.append(any_span(*pc))
+    if f.status == "error":
+        conds.append(or_(spans.c.status_code == "ERROR", any_span(s2.c.status_code == "ERROR")))
+    elif f.status == "ok":
+        conds.append(spans.c.status_code != "ERROR")
+        conds.append(~any_span(s2.c.status_code == "ERROR"))
+    if f.text:
+        pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conds.append(
+            any_span(
+                or_(
+                    s2.c.input.like(pattern, escape="\\"),
+                    s2.c.output.like(pattern, escape="\\"),
+                    s2.c.name.like(pattern, escape="\\"),
+                )
+            )
+        )
+    if f.negative:
+        conds.append(_score_match(project_id, scores.c.source.in_(FEEDBACK_SOURCES), scores.c.value <= 0))
+    if f.score_below is not None:
+        sc = [scores.c.value < f.score_below]
+        if f.score_name:
+            sc.append(scores.c.name == f.score_name)
+        conds.append(_score_match(project_id, *sc))
+    return conds
+
+
+def list_traces(
+    store: Store, project_id: str, f: TraceFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[TraceRow], str | None]:
+    """One page of traces, newest first, and the cursor of the next page (``None`` at the end)."""
+    conds = _filters(project_id, f)
+    if cursor:
+        c_time, c_id = decode_cursor(cursor)
+        conds.append(or_(spans.c.start_time < c_time, and_(spans.c.start_time == c_time, spans.c.id < c_id)))
+    query = (
+        select(
+            spans.c.id,
+            spans.c.trace_id,
+            spans.c.name,
+            spans.c.start_time,
+            spans.c.duration_ms,
+            spans.c.status_code,
+            spans.c.session_id,
+            spans.c.user_id,
+        )
+        .where(*conds)
+        .order_by(spans.c.start_time.desc(), spans.c.id.desc())
+        .limit(limit + 1)
+    )
+    with store.read() as conn:
+        found = conn.execute(query).all()
+        page = [TraceRow(*r) for r in found[:limit]]
+        _add_totals(conn, project_id, page)
+    next_cursor = encode_cursor(page[-1].start_time, page[-1].id) if len(found) > limit else None
+    return page, next_cursor
+
+
+def _add_totals(conn: Any, project_id: str, page: list[TraceRow]) -> None:
+    if not page:
+        return
+    by_trace = {r.trace_id: r for r in page}
+    ids = list(by_trace)
+    rows = conn.execute(
+        select(
+            spans.c.trace_id,
+            func.count(),
+            func.coalesce(func.sum(spans.c.input_tokens), 0)
+            + func.coalesce(func.sum(spans.c.output_tokens), 0),
+            func.coalesce(func.sum(spans.c.cost), 0.0),
+            func.sum(case((spans.c.status_code == "ERROR", 1), else_=0)),
+        )
+        .where(spans.c.project_id == project_id, spans.c.trace_id.in_(ids))
+        .group_by(spans.c.trace_id)
+    )
+    for tid, n, tokens, cost, errs in rows:
+        r = by_trace[tid]
+        r.spans, r.tokens, r.cost, r.errors = int(n), int(tokens or 0), float(cost or 0), int(errs or 0)
+    models: dict[str, set[str]] = {}
+    for tid, model in conn.execute(
+        select(spans.c.trace_id, spans.c.model)
+        .where(spans.c.project_id == project_id, spans.c.trace_id.in_(ids), spans.c.model.is_not(None))
+        .distinct()
+    ):
+        models.setdefault(tid, set()).add(str(model))
+    for tid, names in models.items():
+        by_trace[tid].models = ", ".join(sorted(names))
+    for tid, n, neg in conn.execute(
+        select(scores.c.trace_id, func.count(), func.sum(case((scores.c.value <= 0, 1), else_=0)))
+        .where(
+            scores.c.project_id == project_id,
+            scores.c.trace_id.in_(ids),
+            scores.c.source.in_(FEEDBACK_SOURCES),
+        )
+        .group_by(scores.c.trace_id)
+    ):
+        by_trace[tid].feedback, by_trace[tid].negative = int(n), int(neg or 0)
+
+
+def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
+    """Models and prompt versions seen in the most recent spans, to suggest in the filter inputs."""
+    recent = (
+        select(spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
+        .where(spans.c.project_id == project_id)
+        .order_by(spans.c.start_time.desc())
+        .limit(5000)
+        .subquery()
+    )
+    with store.read() as conn:
+        rows = conn.execute(select(recent).distinct()).all()
+    models = {str(m) for m, _, _ in rows if m}
+    prompts = {f"{n}@{v}" if v is not None else str(n) for _, n, v in rows if n}
+    return {"models": sorted(models), "prompts": sorted(prompts)}
+
+
+def trace_spans(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+    """Every span of a trace, oldest first, as dicts of their columns."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(spans)
+            .where(spans.c.project_id == project_id, spans.c.trace_id == trace_id)
+            .order_by(spans.c.start_time, spans.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def trace_scores(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+    """Every score on a trace or one of its spans, newest first."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(scores)
+            .where(scores.c.project_id == project_id, scores.c.trace_id == trace_id)
+            .order_by(scores.c.created_at.desc())
+        ).mappings()
+        return [dict(r) for r in rows]
