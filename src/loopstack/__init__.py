@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loopstack.prompts import Prompt, PromptMessages, get_prompt
 from loopstack.tracing import (
     context,
     current_span_id,
@@ -17,12 +18,15 @@ from loopstack.tracing import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Prompt",
+    "PromptMessages",
     "__version__",
     "context",
     "current_span_id",
     "current_trace_id",
     "dropped_spans",
     "flush",
+    "get_prompt",
     "init",
     "instrument_openai",
     "observe",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,11 +36,14 @@ class _Entry:
 class PromptClient:
     """A PromptSource behind a TTL cache with stale-while-revalidate and code fallbacks."""
 
-    def __init__(self, source: PromptSource, ttl: float = 60.0) -> None:
+    def __init__(
+        self, source: PromptSource, ttl: float = 60.0, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.source = source
         self.ttl = ttl
+        self._clock = clock
         self._cache: dict[_Key, _Entry] = {}
-        self._refreshing: set[_Key] = set()
+        self._refreshing: dict[_Key, threading.Thread] = {}
         self._lock = threading.Lock()
 
     def get(
@@ -54,11 +58,16 @@ class PromptClient:
         key = (name, label, version)
         ttl = self.ttl if cache_ttl is None else cache_ttl
         entry = self._cache.get(key)
-        if entry is not None and ttl > 0 and not (entry.prompt.is_fallback and fallback is None):
-            if entry.expires > time.monotonic():
+        if entry is not None and ttl > 0:
+            if not entry.prompt.is_fallback:
+                if entry.expires > self._clock():
+                    return entry.prompt
+                self._revalidate(key, ttl)
                 return entry.prompt
-            self._revalidate(key, ttl)
-            return entry.prompt
+            if fallback is not None:
+                # The source failed recently: serve this call's fallback now and retry in the background.
+                self._revalidate(key, ttl)
+                return _fallback_prompt(name, label, fallback)
         try:
             return self._fetch(key, ttl)
         except Exception as exc:
@@ -75,6 +84,13 @@ class PromptClient:
         """Forget every cached prompt."""
         self._cache.clear()
 
+    def wait_for_refreshes(self, timeout: float = 10.0) -> None:
+        """Block until background refreshes running now have finished (tests, orderly shutdown)."""
+        with self._lock:
+            threads = list(self._refreshing.values())
+        for thread in threads:
+            thread.join(timeout)
+
     def _fetch(self, key: _Key, ttl: float) -> Prompt:
         name, label, version = key
         prompt: Prompt = self.source.fetch(name, label=label, version=version)
@@ -82,7 +98,7 @@ class PromptClient:
         if prompt.label != wanted:
             prompt = replace(prompt, label=wanted)
         if ttl > 0:
-            expires = float("inf") if version is not None else time.monotonic() + ttl
+            expires = float("inf") if version is not None else self._clock() + ttl
             self._cache[key] = _Entry(prompt, expires)
         return prompt
 
@@ -90,8 +106,11 @@ class PromptClient:
         with self._lock:
             if key in self._refreshing:
                 return
-            self._refreshing.add(key)
-        threading.Thread(target=self._refresh, args=(key, ttl), daemon=True, name="loopstack-prompt").start()
+            thread = threading.Thread(
+                target=self._refresh, args=(key, ttl), daemon=True, name="loopstack-prompt-refresh"
+            )
+            self._refreshing[key] = thread
+        thread.start()
 
     def _refresh(self, key: _Key, ttl: float) -> None:
         try:
@@ -100,7 +119,7 @@ class PromptClient:
             log.warning("prompt %s: refresh failed, serving the cached copy (%s)", key[0], _reason(exc))
         finally:
             with self._lock:
-                self._refreshing.discard(key)
+                self._refreshing.pop(key, None)
 
 
 def _reason(exc: Exception) -> str:

@@ -150,7 +150,10 @@ def _line_of(node: yaml.Node, parts: Sequence[str | int]) -> int | None:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as ``|`` blocks so pulled prompts read like the files people write."""
+    """Multi-line strings as ``|`` blocks and indented lists: pulled prompts read like hand-written ones."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
