@@ -1,0 +1,192 @@
+"""REST API for traces, spans and scores (feedback), every query scoped to the caller's project."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from loopstack.server._auth import Project, current_project
+from loopstack.store import Store
+from loopstack.store.scores import ScoreInput, add_score, list_scores
+from loopstack.store.spans import SpanFilter, get_trace_spans, list_spans, list_traces
+
+router = APIRouter(prefix="/api", tags=["traces"])
+ProjectDep = Annotated[Project, Depends(current_project)]
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+class Page(BaseModel):
+    """A page of results; ask again with ``offset=next_offset`` while it is not null."""
+
+    items: list[dict[str, Any]]
+    next_offset: int | None
+
+
+def span_filter(
+    start: Annotated[datetime | None, Query(description="spans starting at or after (ISO 8601)")] = None,
+    end: Annotated[datetime | None, Query(description="spans starting before (ISO 8601)")] = None,
+    model: str | None = None,
+    prompt_name: str | None = None,
+    prompt_version: int | None = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    status: Annotated[Literal["UNSET", "OK", "ERROR", "unset", "ok", "error"] | None, Query()] = None,
+    min_latency_ms: Annotated[float | None, Query(ge=0)] = None,
+    q: Annotated[str | None, Query(description="text in the name, input or output")] = None,
+    name: str | None = None,
+) -> SpanFilter:
+    """The span filters of a listing request."""
+    for label, moment in (("start", start), ("end", end)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(422, f"{label} needs a time zone (e.g. 2026-01-31T12:00:00Z)")
+    return SpanFilter(
+        start=start,
+        end=end,
+        model=model,
+        prompt_name=prompt_name,
+        prompt_version=prompt_version,
+        session_id=session_id,
+        user_id=user_id,
+        status=status,
+        min_latency_ms=min_latency_ms,
+        q=q,
+        name=name,
+    )
+
+
+Filters = Annotated[SpanFilter, Depends(span_filter)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _page(items: list[dict[str, Any]], limit: int, offset: int) -> Page:
+    return Page(items=items, next_offset=offset + limit if len(items) == limit else None)
+
+
+@router.get("/traces", response_model=Page, summary="List traces (any span matching the filters)")
+async def get_traces(
+    request: Request, project: ProjectDep, filters: Filters, limit: Limit = 50, offset: Offset = 0
+) -> Page:
+    def run() -> list[dict[str, Any]]:
+        with _store(request).read() as conn:
+            return list_traces(conn, project.id, filters, limit=limit, offset=offset)
+
+    return _page(await run_in_threadpool(run), limit, offset)
+
+
+@router.get("/spans", response_model=Page, summary="List spans")
+async def get_spans(
+    request: Request,
+    project: ProjectDep,
+    filters: Filters,
+    trace_id: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page:
+    filters.trace_id = trace_id
+
+    def run() -> list[dict[str, Any]]:
+        with _store(request).read() as conn:
+            return [_public(r) for r in list_spans(conn, project.id, filters, limit=limit, offset=offset)]
+
+    return _page(await run_in_threadpool(run), limit, offset)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("project_id", None)
+    return row
+
+
+@router.get("/traces/{trace_id}", summary="One trace: all its spans and scores")
+async def get_trace(request: Request, project: ProjectDep, trace_id: str) -> dict[str, Any]:
+    trace_id = trace_id.lower()
+
+    def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        with _store(request).read() as conn:
+            found = get_trace_spans(conn, project.id, trace_id)
+            scored = list_scores(conn, project.id, trace_id=trace_id, limit=1000) if found else []
+            return found, scored
+
+    found, scored = await run_in_threadpool(run)
+    if not found:
+        raise HTTPException(404, f"trace {trace_id} not found in project {project.name!r}")
+    return {"trace_id": trace_id, "spans": [_public(s) for s in found], "scores": scored}
+
+
+class ScoreBody(BaseModel):
+    """Feedback or a judgement on a trace, or on one span of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(description="32 hex characters")
+    span_id: str | None = Field(default=None, description="16 hex characters; omit to score the trace")
+    name: str = Field(description="e.g. thumbs, accepted, correction, helpfulness")
+    value: bool | float | str = Field(
+        description="true/false or up/down/accept/reject (boolean), a number, a category, or text"
+    )
+    data_type: Literal["numeric", "boolean", "categorical", "text"] | None = Field(
+        default=None, description="inferred from the value when omitted; 'text' for a correction"
+    )
+    source: Literal["human", "llm", "code", "api", "user-feedback"] = "user-feedback"
+    author: str | None = None
+    comment: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@router.post("/scores", status_code=201, tags=["scores"], summary="Record feedback or a score")
+async def post_score(request: Request, project: ProjectDep, body: ScoreBody) -> dict[str, Any]:
+    score = ScoreInput(
+        trace_id=body.trace_id,
+        span_id=body.span_id,
+        name=body.name,
+        value=body.value,
+        data_type=body.data_type,
+        source=body.source,
+        author=body.author,
+        comment=body.comment,
+        metadata=body.metadata,
+    )
+    row = await run_in_threadpool(add_score, _store(request), project.id, score)
+    row.pop("project_id", None)
+    return row
+
+
+@router.get("/scores", response_model=Page, tags=["scores"], summary="List scores")
+async def get_scores(
+    request: Request,
+    project: ProjectDep,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    name: str | None = None,
+    source: str | None = None,
+    data_type: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page:
+    def run() -> list[dict[str, Any]]:
+        with _store(request).read() as conn:
+            return list_scores(
+                conn,
+                project.id,
+                trace_id=trace_id,
+                span_id=span_id,
+                name=name,
+                source=source,
+                data_type=data_type,
+                start=start,
+                end=end,
+                limit=limit,
+                offset=offset,
+            )
+
+    return _page(await run_in_threadpool(run), limit, offset)

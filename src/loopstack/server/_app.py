@@ -1,0 +1,103 @@
+"""``create_app``: the FastAPI application (OTLP ingest, REST API, the UI pages when available)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from loopstack import __version__
+from loopstack.config import Settings, get_settings
+from loopstack.errors import InvalidInput, LoopstackError, NotFound, StoreUnavailable
+from loopstack.server._auth import Authenticator, Project
+from loopstack.server._writer import IngestWriter
+from loopstack.store import Store, get_store
+
+log = logging.getLogger("loopstack.server")
+
+#: Cookie the UI may hold an API key in (browsers cannot send a Bearer header on page loads).
+UI_KEY_COOKIE = "loopstack_key"
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, *, ui: bool = True) -> FastAPI:
+    """The Loopstack server app over ``store`` (default: the store ``settings`` point at)."""
+    settings = settings or get_settings()
+    store = store or get_store(settings.resolved_database_url)
+    writer = IngestWriter(store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        writer.close()
+
+    app = FastAPI(
+        title="Loopstack",
+        version=__version__,
+        description="OTLP trace ingest and the REST API of Loopstack. Authenticate with `Bearer <key>`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.writer = writer
+    app.state.auth = Authenticator(store, settings.project)
+
+    from loopstack.server import _api, _data_api, _ingest, _prompts_api
+
+    app.include_router(_ingest.router)
+    app.include_router(_api.router)
+    app.include_router(_prompts_api.router)
+    app.include_router(_data_api.router)
+    _add_error_handlers(app)
+
+    @app.get("/health", tags=["meta"], summary="Liveness: the server answers and reaches its database")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "pending_spans": writer.pending}
+
+    mounted = ui and _mount_ui(app, store)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        if mounted:
+            return RedirectResponse("/ui/")
+        return JSONResponse({"name": "loopstack", "version": __version__, "docs": "/docs"})
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    statuses: list[tuple[type[LoopstackError], int]] = [
+        (NotFound, 404),
+        (InvalidInput, 400),
+        (StoreUnavailable, 503),
+        (LoopstackError, 400),
+    ]
+    for exc_type, status in statuses:
+
+        async def handler(_request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            headers = {"Retry-After": "5"} if status == 503 else None
+            return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+        app.add_exception_handler(exc_type, handler)
+
+
+def _mount_ui(app: FastAPI, store: Store) -> bool:
+    """Mount the UI pages with this server's auth; False when the UI is not part of this build."""
+    try:
+        from loopstack.ui import UIContext, mount_ui
+    except ImportError as exc:
+        log.info("UI not mounted: %s", exc)
+        return False
+    auth: Authenticator = app.state.auth
+
+    def project(request: Request) -> Project:
+        header = request.headers.get("authorization")
+        if not header and request.cookies.get(UI_KEY_COOKIE):
+            header = f"Bearer {request.cookies[UI_KEY_COOKIE]}"
+        return auth.resolve_sync(header)
+
+    mount_ui(app, store, context=UIContext(store_factory=lambda: store, project=project))
+    return True
