@@ -92,6 +92,13 @@ PromptEntry = Annotated[
 ]
 
 
+class ModelSpec(_Strict):
+    """A model string with provider options (e.g. ``base_url`` of an OpenAI-compatible server)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class ScorerSpec(_Strict):
     """A registered scorer, its parameters, the name its scores get and an optional pass threshold."""
 
@@ -108,19 +115,6 @@ class ScorerSpec(_Strict):
         return self.name or self.scorer
 
 
-class MetricSpec(_Strict):
-    """A run-level metric computed from the per-item rows (e.g. accuracy and macro-F1 of one field)."""
-
-    metric: Literal["accuracy", "macro_f1"]
-    field: str | None = None
-    name: str | None = None
-    threshold: float | None = None
-
-    @property
-    def metric_name(self) -> str:
-        return self.name or (f"{self.field}_{self.metric}" if self.field else self.metric)
-
-
 class Suite(_Strict):
     """A parsed suite file. ``path`` is where it came from (relative paths resolve against its folder)."""
 
@@ -130,10 +124,9 @@ class Suite(_Strict):
     split: str | None = None
     limit: int | None = Field(default=None, ge=1)
     prompts: list[PromptEntry] = Field(min_length=1)
-    models: list[str] = Field(min_length=1)
+    models: list[str | ModelSpec] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     scorers: list[ScorerSpec] = Field(default_factory=list)
-    metrics: list[MetricSpec] = Field(default_factory=list)
     epochs: int = Field(default=1, ge=1, le=100)
     concurrency: int = Field(default=8, ge=1, le=1000)
     cache: bool = True
@@ -169,6 +162,18 @@ class Suite(_Strict):
         return self
 
     # -- resolution helpers ---------------------------------------------------------------------------
+
+    @property
+    def model_names(self) -> list[str]:
+        """The model strings of the matrix, in order."""
+        return [m if isinstance(m, str) else m.name for m in self.models]
+
+    def model_options(self, name: str) -> dict[str, Any]:
+        """Provider options given for ``name`` in the suite (empty when given as a plain string)."""
+        for m in self.models:
+            if isinstance(m, ModelSpec) and m.name == name:
+                return dict(m.options)
+        return {}
 
     @property
     def display_name(self) -> str:

@@ -256,18 +256,24 @@ class RunRepository:
         return self.save_items(run_id, [item])[0]
 
     def save_items(self, run_id: str, items: Sequence[ItemResult]) -> list[str]:
-        """Store several finished items with their scores in one transaction (for throughput).
+        """Store several finished items of one run with their scores in one transaction."""
+        return self.save_batch([(run_id, item) for item in items])
 
-        An item already stored for the same (item_key, epoch) — an errored attempt being retried — is
-        replaced, so a resumed run never holds two results for one item.
+    def save_batch(self, batch: Sequence[tuple[str, ItemResult]]) -> list[str]:
+        """Store finished items of one or more runs, with their scores, in one transaction.
+
+        An item already stored for the same (run, item_key, epoch) — an errored attempt being retried —
+        is replaced, so a resumed run never holds two results for one item.
         """
-        if not items:
+        if not batch:
             return []
         now = utcnow()
         item_rows: list[dict[str, Any]] = []
         score_rows: list[dict[str, Any]] = []
-        for item in items:
+        keys: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for run_id, item in batch:
             item_id = new_id()
+            keys[run_id].append((item.item_key, item.epoch))
             item_rows.append(
                 {
                     "id": item_id,
@@ -292,7 +298,8 @@ class RunRepository:
             for s in item.scores:
                 score_rows.append(self._score_values(run_id, item_id, s, now))
         with self.store.write() as conn:
-            self._delete_items(conn, run_id, [(i.item_key, i.epoch) for i in items])
+            for run_id, run_keys in keys.items():
+                self._delete_items(conn, run_id, run_keys)
             conn.execute(insert(run_items), item_rows)
             if score_rows:
                 conn.execute(insert(scores), score_rows)

@@ -1,0 +1,288 @@
+"""What an eval produced, recomputed from the stored per-item rows: per-scorer estimates with CIs,
+threshold checks, and paired comparisons of candidate runs against their baseline."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopstack.evals.stats import Estimate, PairedComparison, estimate, paired_comparison
+from loopstack.store.runs import RunItemRecord, RunRecord, RunRepository
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """A suite threshold on one scorer: ``on`` (mean or ci_low) must be at least ``threshold``."""
+
+    score: str
+    threshold: float
+    on: str
+    value: float
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "threshold": self.threshold,
+            "on": self.on,
+            "value": None if math.isnan(self.value) else self.value,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """One scorer over one run: the estimate, how many items errored, and its threshold check."""
+
+    name: str
+    estimate: Estimate
+    errors: int
+    threshold: ThresholdCheck | None = None
+
+    @property
+    def mean(self) -> float:
+        return self.estimate.mean
+
+    @property
+    def ci_low(self) -> float:
+        return self.estimate.ci_low
+
+    @property
+    def ci_high(self) -> float:
+        return self.estimate.ci_high
+
+    @property
+    def n(self) -> int:
+        return self.estimate.n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **self.estimate.to_dict(),
+            "errors": self.errors,
+            "threshold": self.threshold.to_dict() if self.threshold else None,
+        }
+
+
+@dataclass
+class RunSummary:
+    """A run with its per-scorer summaries and run-level metrics (e.g. macro-F1)."""
+
+    run: RunRecord
+    n_items: int
+    n_errors: int
+    cost: float
+    scores: dict[str, ScoreSummary] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    mean_latency_ms: float | None = None
+
+    def __getitem__(self, name: str) -> ScoreSummary:
+        try:
+            return self.scores[name]
+        except KeyError:
+            known = ", ".join(self.scores) or "none"
+            raise KeyError(f"no scorer {name!r} in run {self.run.label} (scorers: {known})") from None
+
+    @property
+    def thresholds_passed(self) -> bool:
+        return all(s.threshold.passed for s in self.scores.values() if s.threshold is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.run
+        return {
+            "run_id": r.id,
+            "group_id": r.group_id,
+            "status": r.status,
+            "prompt": r.prompt_name,
+            "prompt_version": r.prompt_version,
+            "model": r.model,
+            "dataset_id": r.dataset_id,
+            "dataset_version": r.dataset_version,
+            "git_sha": r.git_sha,
+            "n_items": self.n_items,
+            "n_errors": self.n_errors,
+            "cost": self.cost,
+            "mean_latency_ms": self.mean_latency_ms,
+            "scores": {k: v.to_dict() for k, v in self.scores.items()},
+            "metrics": self.metrics,
+        }
+
+
+@dataclass
+class RunComparison:
+    """A candidate run against its baseline, paired on the items both scored, per scorer."""
+
+    baseline: RunRecord
+    candidate: RunRecord
+    scores: dict[str, PairedComparison] = field(default_factory=dict)
+
+    @property
+    def regressions(self) -> list[str]:
+        """Scorers whose paired difference is significantly negative (CI upper bound below 0)."""
+        return [name for name, c in self.scores.items() if c.n > 0 and c.ci_high < 0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline_run": self.baseline.id,
+            "baseline": self.baseline.label,
+            "candidate_run": self.candidate.id,
+            "candidate": self.candidate.label,
+            "scores": {k: v.to_dict() for k, v in self.scores.items()},
+            "regressions": self.regressions,
+        }
+
+
+def score_values(items: list[RunItemRecord]) -> dict[str, dict[str, list[float | None]]]:
+    """scorer name -> item key -> per-epoch numeric values (None for an errored item or score)."""
+    names = sorted({s.name for it in items for s in it.scores})
+    out: dict[str, dict[str, list[float | None]]] = {n: defaultdict(list) for n in names}
+    for it in items:
+        for name in names:
+            s = it.score(name)
+            value = None if (s is None or s.error is not None) else s.value
+            out[name][it.item_key].append(value)
+    return out
+
+
+def _thresholds(run: RunRecord) -> dict[str, tuple[float, str]]:
+    out: dict[str, tuple[float, str]] = {}
+    for spec in (run.config.get("suite") or {}).get("scorers") or []:
+        if spec.get("threshold") is not None:
+            name = spec.get("name") or spec["scorer"]
+            out[name] = (float(spec["threshold"]), spec.get("threshold_on") or "mean")
+    return out
+
+
+def summarize(run: RunRecord, items: list[RunItemRecord], metrics: dict[str, float | None]) -> RunSummary:
+    """Per-scorer estimates for one run from its stored items."""
+    thresholds = _thresholds(run)
+    errors = sum(1 for it in items if it.error is not None)
+    latencies = [it.latency_ms for it in items if it.latency_ms is not None and not it.cached]
+    summary = RunSummary(
+        run=run,
+        n_items=len(items),
+        n_errors=errors,
+        cost=sum(it.cost or 0.0 for it in items),
+        metrics=metrics,
+        mean_latency_ms=sum(latencies) / len(latencies) if latencies else None,
+    )
+    for name, values in score_values(items).items():
+        est = estimate(values)
+        n_err = sum(1 for vs in values.values() for v in vs if v is None)
+        check = None
+        if name in thresholds:
+            limit, on = thresholds[name]
+            value = est.ci_low if on == "ci_low" else est.mean
+            check = ThresholdCheck(name, limit, on, value, not math.isnan(value) and value >= limit)
+        summary.scores[name] = ScoreSummary(name, est, n_err, check)
+    for name, (limit, on) in thresholds.items():
+        if name not in summary.scores:  # no item was ever scored: the threshold cannot be met
+            nan = float("nan")
+            est = Estimate(nan, nan, nan, 0, "none")
+            summary.scores[name] = ScoreSummary(
+                name, est, errors, ThresholdCheck(name, limit, on, nan, False)
+            )
+    return summary
+
+
+def compare(
+    baseline: RunRecord,
+    base_items: list[RunItemRecord],
+    candidate: RunRecord,
+    cand_items: list[RunItemRecord],
+) -> RunComparison:
+    """Paired comparison of two runs on every scorer they share."""
+    bv = score_values(base_items)
+    cv = score_values(cand_items)
+    out = RunComparison(baseline, candidate)
+    for name in bv:
+        if name in cv:
+            out.scores[name] = paired_comparison(bv[name], cv[name])
+    return out
+
+
+def compare_runs(repo: RunRepository, baseline_id: str, candidate_id: str) -> RunComparison:
+    """Load two stored runs and compare them."""
+    a = repo.get(baseline_id)
+    b = repo.get(candidate_id)
+    return compare(a, repo.items(a.id), b, repo.items(b.id))
+
+
+#: Exit codes of ``loopstack eval`` (documented in docs/ci.md).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_FAILED = 2
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class EvalResult:
+    """Everything one suite invocation produced: a summary per run and the paired comparisons.
+
+    ``result["accuracy"]`` is the accuracy summary when the suite ran one prompt on one model; with a
+    matrix, pick a run first: ``result.run("triage@2")["accuracy"]``.
+    """
+
+    suite: str
+    group_id: str
+    runs: list[RunSummary]
+    comparisons: list[RunComparison]
+    baseline_label: str | None = None
+    interrupted: bool = False
+
+    def __getitem__(self, name: str) -> ScoreSummary:
+        if len(self.runs) == 1:
+            return self.runs[0][name]
+        candidates = [r for r in self.runs if r.run.config.get("role") != "baseline"]
+        if len(candidates) == 1:
+            return candidates[0][name]
+        labels = ", ".join(r.run.label for r in self.runs)
+        raise KeyError(f"this suite ran {len(self.runs)} runs ({labels}); use result.run(REF)[{name!r}]")
+
+    def run(self, ref: str) -> RunSummary:
+        """The run whose ``prompt@version``, model, ``prompt@version · model`` or id is ``ref``."""
+        for r in self.runs:
+            rec = r.run
+            names = {rec.id, rec.label, rec.model, f"{rec.prompt_name}@{rec.prompt_version}"}
+            if ref in names:
+                return r
+        raise KeyError(f"no run {ref!r} in this result (runs: {', '.join(r.run.label for r in self.runs)})")
+
+    @property
+    def regressions(self) -> list[tuple[RunComparison, str]]:
+        """(comparison, scorer) pairs whose paired difference is significantly negative."""
+        return [(c, name) for c in self.comparisons for name in c.regressions]
+
+    @property
+    def failed_thresholds(self) -> list[tuple[RunSummary, ThresholdCheck]]:
+        """Threshold checks that failed, on candidate runs (a baseline's own thresholds don't gate)."""
+        out: list[tuple[RunSummary, ThresholdCheck]] = []
+        for r in self.runs:
+            if r.run.config.get("role") == "baseline" and len(self.runs) > 1:
+                continue
+            out.extend((r, s.threshold) for s in r.scores.values() if s.threshold and not s.threshold.passed)
+        return out
+
+    def exit_code(self, *, fail_on_regression: bool = False) -> int:
+        """0 pass; 2 a threshold failed (or, when asked, a significant regression); 130 interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.failed_thresholds:
+            return EXIT_FAILED
+        if fail_on_regression and self.regressions:
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "group_id": self.group_id,
+            "baseline_label": self.baseline_label,
+            "interrupted": self.interrupted,
+            "runs": [r.to_dict() for r in self.runs],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "regressions": [{"candidate_run": c.candidate.id, "score": name} for c, name in self.regressions],
+            "failed_thresholds": [{"run_id": r.run.id, **t.to_dict()} for r, t in self.failed_thresholds],
+        }

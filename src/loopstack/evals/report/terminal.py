@@ -1,0 +1,150 @@
+"""Terminal report: per-run score tables with 95% CIs and paired comparison tables (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary
+from loopstack.evals.report._fmt import ci, num, p_value, signed, signed_ci, verdict
+from loopstack.store.runs import RunItemRecord
+
+
+def run_table(summary: RunSummary) -> Table:
+    """One run: each scorer's mean, 95% CI, n, errors and threshold."""
+    r = summary.run
+    title = f"{escape(r.label)}  [dim](run {r.id[:12]})[/dim]"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("scorer")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("threshold", justify="right")
+    for s in summary.scores.values():
+        th = ""
+        if s.threshold is not None:
+            mark = "[green]pass[/green]" if s.threshold.passed else "[red]FAIL[/red]"
+            th = f"{s.threshold.on} ≥ {s.threshold.threshold:g} {mark}"
+        errors = f"[red]{s.errors}[/red]" if s.errors else "0"
+        table.add_row(escape(s.name), num(s.mean), ci(s.ci_low, s.ci_high), str(s.n), errors, th)
+    for name, value in summary.metrics.items():
+        table.add_row(escape(name) + " [dim](run-level)[/dim]", num(value), "", str(summary.n_items), "", "")
+    return table
+
+
+def comparison_table(c: RunComparison) -> Table:
+    """Candidate minus baseline per scorer: paired difference with CI, p-value, win/tie/loss."""
+    title = (
+        f"{escape(c.candidate.label)} vs baseline {escape(c.baseline.label)}  "
+        "[dim](paired on the same items)[/dim]"
+    )
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for col, just in [
+        ("scorer", "left"),
+        ("baseline", "right"),
+        ("candidate", "right"),
+        ("diff", "right"),
+        ("95% CI", "right"),
+        ("p", "right"),
+        ("win/tie/loss", "right"),
+        ("verdict", "left"),
+    ]:
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for name, p in c.scores.items():
+        v = verdict(p)
+        style = {"better": "green", "worse": "red"}.get(v, "dim")
+        table.add_row(
+            escape(name),
+            num(p.baseline_mean),
+            num(p.candidate_mean),
+            signed(p.mean_diff),
+            signed_ci(p.ci_low, p.ci_high),
+            p_value(p.p_value),
+            f"{p.wins}/{p.ties}/{p.losses}",
+            f"[{style}]{v}[/{style}]",
+        )
+    return table
+
+
+def print_result(
+    result: EvalResult, console: Console | None = None, *, fail_on_regression: bool = False
+) -> None:
+    """Print every run's table, every comparison, MDE warnings and the verdict."""
+    console = console or Console()
+    console.print(f"[bold]Suite {escape(result.suite)}[/bold]  [dim]group {result.group_id}[/dim]")
+    for summary in result.runs:
+        console.print()
+        console.print(run_table(summary))
+        extra = f"{summary.n_items} items · {summary.n_errors} errored · cost ${summary.cost:.4f}"
+        if summary.mean_latency_ms is not None:
+            extra += f" · mean latency {summary.mean_latency_ms:.0f} ms"
+        console.print(f"  [dim]{extra}[/dim]")
+    for c in result.comparisons:
+        console.print()
+        console.print(comparison_table(c))
+        for name, p in c.scores.items():
+            if p.underpowered and p.note:
+                console.print(f"  [yellow]⚠ {escape(name)}: {escape(p.note)}[/yellow]")
+    console.print()
+    _print_verdict(result, console, fail_on_regression)
+
+
+def _print_verdict(result: EvalResult, console: Console, fail_on_regression: bool) -> None:
+    if result.interrupted:
+        first = result.runs[0].run.id if result.runs else "RUN_ID"
+        console.print(f"[yellow]Interrupted.[/yellow] Resume with: loopstack eval --resume {first}")
+        return
+    for r, t in result.failed_thresholds:
+        console.print(
+            f"[red]✗ threshold failed:[/red] {escape(r.run.label)}: {escape(t.score)} {t.on} "
+            f"{num(t.value)} < {t.threshold:g}"
+        )
+    for c, name in result.regressions:
+        p = c.scores[name]
+        tag = "[red]✗ regression:[/red]" if fail_on_regression else "[yellow]regression:[/yellow]"
+        console.print(
+            f"{tag} {escape(c.candidate.label)}: {escape(name)} {signed(p.mean_diff)} "
+            f"(95% CI {signed_ci(p.ci_low, p.ci_high)}) vs {escape(c.baseline.label)}"
+        )
+    code = result.exit_code(fail_on_regression=fail_on_regression)
+    if code == 0:
+        console.print("[green]✓ passed[/green]")
+
+
+def print_comparison_items(
+    comparison: RunComparison,
+    regressed: list[tuple[str, int, RunItemRecord | None, RunItemRecord | None, list[str]]],
+    console: Console | None = None,
+    *,
+    width: int = 60,
+) -> None:
+    """The comparison table, then the regressed items with both outputs side by side."""
+    console = console or Console()
+    console.print(comparison_table(comparison))
+    console.print()
+    if not regressed:
+        console.print("[green]No item scored lower in the candidate.[/green]")
+        return
+    table = Table(
+        title=f"{len(regressed)} regressed item(s)", title_justify="left", show_lines=True, show_edge=False
+    )
+    table.add_column("item")
+    table.add_column("scores lower")
+    table.add_column(f"baseline: {escape(comparison.baseline.label)}", max_width=width, overflow="fold")
+    table.add_column(f"candidate: {escape(comparison.candidate.label)}", max_width=width, overflow="fold")
+    for key, epoch, base, cand, names in regressed:
+        label = key if epoch == 0 else f"{key} (epoch {epoch})"
+        table.add_row(escape(label), escape(", ".join(names)), _output(base), _output(cand))
+    console.print(table)
+
+
+def _output(item: Any) -> str:
+    if item is None:
+        return "[dim](missing)[/dim]"
+    if item.error:
+        return f"[red]error:[/red] {escape(item.error)}"
+    return escape(item.output or "")
