@@ -1,0 +1,128 @@
+"""Kill a running ``loopstack eval`` with SIGKILL, resume it: same results, no finished item re-sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from loopstack.cli.main import cli
+from loopstack.evals.runner import collect_results, evaluate
+from loopstack.models import forget_models
+from loopstack.store import get_store
+from loopstack.store.runs import RunItemRecord, RunRepository
+
+STUB = Path(__file__).with_name("openai_stub.py")
+N = 60
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The stub server in its own process, logging every request it receives."""
+    log = tmp_path / "calls.txt"
+    proc = subprocess.Popen(
+        [sys.executable, str(STUB), "--latency", "0.05", "--log", str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    yield int(line.split()[1]), log
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _project(tmp_path: Path, port: int) -> Path:
+    rows = [
+        {
+            "id": f"item{i:03d}",
+            "review": f"review number {i}",
+            "expected": f"review number {i}" if i % 3 else "x",
+        }
+        for i in range(N)
+    ]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: data.jsonl\n"
+        "prompts:\n  - name: echo\n    messages: [{role: user, content: '{{ review }}'}]\n"
+        f"models:\n  - name: openai-compatible/stub\n    options: {{base_url: 'http://127.0.0.1:{port}/v1'}}\n"
+        "scorers: [exact_match]\nconcurrency: 4\ncache: false\n"
+    )
+    return suite
+
+
+def _items_stored(db: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("select count(*) from run_items").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sigkill_then_resume_equals_an_uninterrupted_run(
+    tmp_path: Path, loopstack_home: Path, stub: tuple[int, Path]
+) -> None:
+    port, log = stub
+    suite = _project(tmp_path, port)
+    env = {**os.environ, "LOOPSTACK_HOME": str(loopstack_home)}
+    loopstack = [sys.executable, "-c", "from loopstack.cli.main import main; main()"]
+    proc = subprocess.Popen([*loopstack, "eval", str(suite), "--no-progress"], env=env, cwd=tmp_path)
+    db = loopstack_home / "loopstack.db"
+    deadline = time.monotonic() + 60
+    while _items_stored(db) < 15 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the eval finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+    repo = RunRepository(get_store())
+    (run,) = repo.list_runs()
+    assert run.status == "running"  # killed: nobody marked it
+    finished_before = {k for k, _ in repo.finished_keys(run.id)}
+    assert 15 <= len(finished_before) < N
+
+    result = CliRunner().invoke(cli, ["eval", "--resume", run.id, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "exact_match" in result.output
+
+    resumed = repo.get(run.id)
+    assert resumed.status == "completed"
+    items = repo.items(run.id)
+    assert len(items) == N and all(i.error is None for i in items)
+
+    calls = Counter(json.loads(line) for line in log.read_text().splitlines())
+    for key in finished_before:
+        i = int(key.removeprefix("item"))
+        assert calls[f"review number {i}"] == 1, f"{key} was sent to the model again"
+    assert sum(calls.values()) <= N + 4  # at most the 4 calls in flight at the kill were repeated
+
+    # An uninterrupted run of the same suite gives the same per-item results and the same summary.
+    forget_models()
+    fresh = evaluate(suite)
+    fresh_items = repo.items(fresh.runs[0].run.id)
+    assert _pairs(fresh_items) == _pairs(items)
+    again = asyncio.run(collect_results(repo, run.group_id or run.id, [], suite_name="suite"))
+    assert again.runs[0]["exact_match"].mean == pytest.approx(fresh.runs[0]["exact_match"].mean)
+    assert again.runs[0]["exact_match"].mean == pytest.approx(40 / 60)
+
+
+def _pairs(items: list[RunItemRecord]) -> list[tuple[str, str | None, float | None]]:
+    out = []
+    for i in items:
+        score = i.score("exact_match")
+        out.append((i.item_key, i.output, score.value if score else None))
+    return out
