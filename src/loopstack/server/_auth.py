@@ -64,11 +64,7 @@ class Authenticator:
 
     def resolve_sync(self, authorization: str | None) -> Project:
         """The project for this Authorization header; HTTP 401 when a key is needed and not valid."""
-        token = None
-        if authorization:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() == "bearer" and value.strip():
-                token = value.strip()
+        token = _bearer(authorization)
         if token is None:
             if self._is_open():
                 return Project(self.store.project_id(self.default_project), self.default_project)
@@ -89,12 +85,22 @@ class Authenticator:
 
     async def resolve(self, authorization: str | None) -> Project:
         """``resolve_sync`` without blocking the event loop on a cache miss."""
-        if authorization:
-            _, _, value = authorization.partition(" ")
-            cached = self._keys.get(hash_key(value.strip()))
+        token = _bearer(authorization)
+        if token is not None:
+            cached = self._keys.get(hash_key(token))
             if cached is not None and cached[0] is not None and cached[1] > time.monotonic():
                 return cached[0]
         return await run_in_threadpool(self.resolve_sync, authorization)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The key of a ``Bearer <key>`` header, or None."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
 
 
 def _unauthorized(message: str) -> HTTPException:
