@@ -85,3 +85,50 @@ def add_trace(
         ],
     )
     return trace_id
+
+
+def add_runs(store: Store, project: str = "default") -> tuple[str, str]:
+    """A baseline and a candidate run over 12 items: the candidate loses 3 items and wins 1."""
+    from loopstack.store.runs import ItemResult, RunRepository, ScoreRow
+
+    repo = RunRepository(store, project)
+    a = repo.create_run(config={}, name="baseline", prompt_name="triage", prompt_version=1, model="mock/a")
+    b = repo.create_run(config={}, name="candidate", prompt_name="triage", prompt_version=2, model="mock/b")
+    labels = ["bug", "praise", "question"]
+    for i in range(12):
+        expected = labels[i % 3]
+        base_out = expected if i != 11 else "praise"  # the baseline misses item 11
+        cand_out = "praise" if i in (0, 3, 6) else expected  # the candidate misses 0, 3, 6 (but fixes 11)
+        for run_id, out in ((a.id, base_out), (b.id, cand_out)):
+            repo.save_item(
+                run_id,
+                ItemResult(
+                    item_key=f"item-{i:02d}",
+                    epoch=0,
+                    input={"review": f"review number {i}"},
+                    expected=expected,
+                    output=out,
+                    latency_ms=100.0 + i,
+                    scores=[ScoreRow(name="exact_match", value=1.0 if out == expected else 0.0)],
+                ),
+            )
+    repo.set_status(a.id, "completed")
+    repo.set_status(b.id, "completed")
+    return a.id, b.id
+
+
+def add_prompt_versions(store: Store, project: str = "default") -> None:
+    """Prompt ``triage`` with three versions; ``production`` on v1, ``staging`` on v3."""
+    from loopstack.prompts import PromptRegistry
+
+    reg = PromptRegistry(store, project)
+    for v, wording in enumerate(
+        ["Classify the review.", "Classify the review as bug or praise.", "Label it."], 1
+    ):
+        reg.push(
+            "triage",
+            [{"role": "system", "content": wording}, {"role": "user", "content": "Review: {{ review }}"}],
+            model="mock/a",
+            message=f"version {v}",
+            labels=["production"] if v == 1 else (["staging"] if v == 3 else []),
+        )

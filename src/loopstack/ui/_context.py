@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
@@ -12,6 +13,24 @@ from loopstack.store import Store, get_store
 
 #: Cookie holding the reviewer name the UI writes as the ``author`` of scores and locks.
 AUTHOR_COOKIE = "loopstack_author"
+
+
+class ProjectRef(Protocol):
+    """The project a request acts on (the server's ``Project`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LocalProject:
+    """A project named in configuration, for the UI without the server's auth."""
+
+    id: str
+    name: str
 
 
 def default_author(request: Request) -> str:
@@ -25,7 +44,7 @@ class UIContext:
     """Dependencies of the pages, injectable so the server can supply its own auth and project."""
 
     store_factory: Callable[[], Store]
-    project: Callable[[Request], str]
+    project: Callable[[Request], ProjectRef]
     author: Callable[[Request], str] = default_author
 
     def store(self) -> Store:
@@ -38,10 +57,11 @@ def default_context(store: Store | None = None, project_name: str | None = None)
     def _store() -> Store:
         return store if store is not None else get_store()
 
-    def _project(_request: Request) -> str:
+    def _project(_request: Request) -> ProjectRef:
         from loopstack.config import get_settings
 
-        return _store().project_id(project_name or get_settings().project)
+        name = project_name or get_settings().project
+        return LocalProject(_store().project_id(name), name)
 
     return UIContext(store_factory=_store, project=_project)
 

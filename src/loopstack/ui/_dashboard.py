@@ -22,7 +22,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         start, end, width = resolve_range(
             rng, opt_time(q.get("start"), "start"), opt_time(q.get("end"), "end")
         )
-        d = compute_dashboard(ctx.store(), ctx.project(request), start, end, width)
+        d = compute_dashboard(ctx.store(), ctx.project(request).id, start, end, width)
         s = d.series
         charts = [
             line_chart("Requests", d.buckets, [("requests", [float(x.requests) for x in s])]),

@@ -84,7 +84,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
     @router.get("/traces", response_class=HTMLResponse, name="ui_traces")
     def traces(request: Request) -> HTMLResponse:
         f = filters_from(request)
-        store, pid = ctx.store(), ctx.project(request)
+        store, pid = ctx.store(), ctx.project(request).id
         try:
             rows, next_cursor = _queries.list_traces(store, pid, f, request.query_params.get("cursor"))
         except LoopstackError as exc:
@@ -99,7 +99,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
 
     @router.get("/traces/{trace_id}", response_class=HTMLResponse, name="ui_trace")
     def trace(request: Request, trace_id: str) -> HTMLResponse:
-        store, pid = ctx.store(), ctx.project(request)
+        store, pid = ctx.store(), ctx.project(request).id
         with store.read() as conn:
             rows = get_trace_spans(conn, pid, trace_id)
         if not rows:
@@ -123,7 +123,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
                 "duration_ms": max(s["offset_ms"] + (s["duration_ms"] or 0) for s in tree),
                 "errors": sum(1 for s in rows if s["status_code"] == "ERROR"),
             },
-            datasets=dataset_names(store, pid),
+            datasets=dataset_names(store, ctx.project(request).name),
         )
 
     @router.post(
@@ -139,22 +139,31 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             value = opt_float(str(form.get("value") or ""), "value")
             if value not in (0.0, 1.0):
                 raise HTTPException(400, "feedback: value must be 1 (good) or 0 (bad)")
-            kw = {"name": "feedback", "value": value, "data_type": "boolean"}
+            kw = {"name": "feedback", "value": value == 1.0, "data_type": "boolean"}
         elif kind == "correction":
             text = str(form.get("correction") or "")
             if not text.strip():
                 raise HTTPException(400, "correction: the corrected output is empty")
-            kw = {"name": "correction", "string_value": text, "data_type": "text"}
+            kw = {"name": "correction", "value": text, "data_type": "text"}
         else:
             name = opt_str(str(form.get("name") or ""), 200)
             value = opt_float(str(form.get("value") or ""), "value")
             if not name or value is None:
                 raise HTTPException(400, "score: both a name and a numeric value are needed")
             kw = {"name": name, "value": value, "data_type": "numeric"}
-        store, pid = ctx.store(), ctx.project(request)
-        add_human_score(
-            store, pid, trace_id=trace_id, span_id=span_id, comment=comment, author=ctx.author(request), **kw
-        )
+        store, pid = ctx.store(), ctx.project(request).id
+        try:
+            add_human_score(
+                store,
+                pid,
+                trace_id=trace_id,
+                span_id=span_id,
+                comment=comment,
+                author=ctx.author(request),
+                **kw,
+            )
+        except LoopstackError as exc:
+            raise HTTPException(400, str(exc)) from None
         suffix = f"?span={span_id}" if span_id else ""
         return RedirectResponse(f"{PREFIX}/traces/{trace_id}{suffix}", status_code=303)
 
@@ -169,14 +178,14 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         span_id = opt_str(str(form.get("span_id") or ""), 16)
         if not dataset or not span_id:
             raise HTTPException(400, "add to dataset: choose a dataset name and a span")
-        store, pid = ctx.store(), ctx.project(request)
+        store, pid = ctx.store(), ctx.project(request).id
         with store.read() as conn:
             rows = [r for r in get_trace_spans(conn, pid, trace_id) if r["span_id"] == span_id]
         if not rows:
             raise HTTPException(404, f"span {span_id} not found in trace {trace_id}")
         expected = opt_str(str(form.get("expected") or ""), 1_000_000)
         try:
-            add_span_to_dataset(store, pid, dataset, rows[0], expected=expected)
+            add_span_to_dataset(store, ctx.project(request).name, dataset, rows[0], expected=expected)
         except LoopstackError as exc:
             raise HTTPException(400, str(exc)) from None
         return RedirectResponse(f"{PREFIX}/traces/{trace_id}?span={span_id}&added={dataset}", status_code=303)

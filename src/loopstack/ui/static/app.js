@@ -8,9 +8,15 @@
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
   }
   document.addEventListener("keydown", function (ev) {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (ev.key === "Escape" && typing(document.activeElement)) { document.activeElement.blur(); return; }
-    if (typing(document.activeElement)) return;
+    var active = document.activeElement;
+    if (ev.key === "Escape" && typing(active)) { active.blur(); return; }
+    // Ctrl+Enter in a text box clicks the button named by its data-submit.
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && active && active.getAttribute("data-submit")) {
+      var submit = document.getElementById(active.getAttribute("data-submit"));
+      if (submit) { ev.preventDefault(); submit.click(); }
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(active)) return;
     var target = document.querySelector('[data-key="' + CSS.escape(ev.key) + '"]');
     if (!target) return;
     ev.preventDefault();
