@@ -25,7 +25,7 @@ from loopstack.prompts.source import LocalPromptSource, PromptSource, make_sourc
 if TYPE_CHECKING:
     from loopstack.prompts._author import default_author
     from loopstack.prompts.diff import ConfigChange, MessageDiff, PromptDiff, diff_versions
-    from loopstack.prompts.files import dump_prompt, load_prompt_files, load_prompt_text
+    from loopstack.prompts.files import dump_prompt, load_prompt_files, load_prompt_text, push_files
     from loopstack.prompts.registry import PromptRegistry
 
 _LAZY = {
@@ -37,6 +37,7 @@ _LAZY = {
     "dump_prompt": "loopstack.prompts.files",
     "load_prompt_files": "loopstack.prompts.files",
     "load_prompt_text": "loopstack.prompts.files",
+    "push_files": "loopstack.prompts.files",
     "default_author": "loopstack.prompts._author",
 }
 
@@ -77,4 +78,5 @@ __all__ = [
     "load_prompt_text",
     "make_source",
     "prompt_client",
+    "push_files",
 ]

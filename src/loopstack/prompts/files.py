@@ -7,8 +7,9 @@ Loading validates every document of every file before anything is pushed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,7 +23,10 @@ from loopstack.prompts._content import (
     check_optional_text,
     check_params,
 )
-from loopstack.prompts._types import PromptSpec, PromptVersion
+from loopstack.prompts._types import PromptSpec, PromptVersion, PushResult
+
+if TYPE_CHECKING:
+    from loopstack.prompts.registry import PromptRegistry
 
 FIELDS = ("name", "description", "messages", "model", "params", "message", "labels")
 REQUIRED = ("name", "messages")
@@ -48,6 +52,31 @@ def load_prompt_files(paths: Iterable[str | Path]) -> list[PromptSpec]:
     for path in expand_paths(paths):
         specs.extend(load_prompt_text(_read(path), str(path)))
     return specs
+
+
+def push_files(
+    registry: PromptRegistry,
+    paths: Iterable[str | Path],
+    *,
+    author: str | None = None,
+    message: str | None = None,
+    labels: Sequence[str] = (),
+) -> list[tuple[PromptSpec, PushResult]]:
+    """Sync prompt files into the registry: validate every file first, then push all in one transaction.
+
+    ``message`` replaces the files' ``message`` fields; ``labels`` are moved in addition to theirs.
+    """
+    try:
+        extra = tuple(check_label(lb, "--label") for lb in labels)
+    except FieldError as exc:
+        raise InvalidInput(str(exc)) from None
+    specs = [
+        replace(s, message=message or s.message, labels=tuple(dict.fromkeys(s.labels + extra)))
+        for s in load_prompt_files(paths)
+    ]
+    if not specs:
+        raise InvalidInput("no prompt files given (expected *.yaml files or a folder of them)")
+    return list(zip(specs, registry.push_many(specs, author=author), strict=True))
 
 
 def _read(path: Path) -> str:
