@@ -18,8 +18,8 @@ from loopstack.evals.stats._estimate import (
 from loopstack.evals.stats._paired import (
     mcnemar_exact,
     minimum_detectable_effect,
-    newcombe_paired_interval,
     paired_comparison,
+    paired_proportion_interval,
     paired_values,
 )
 from loopstack.evals.stats._results import Estimate, PairedComparison
@@ -34,7 +34,7 @@ __all__ = [
     "is_binary",
     "mcnemar_exact",
     "minimum_detectable_effect",
-    "newcombe_paired_interval",
+    "paired_proportion_interval",
     "paired_comparison",
     "paired_values",
     "reduce_epochs",

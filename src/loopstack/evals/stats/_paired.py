@@ -1,7 +1,7 @@
 """Two runs on the same items: the paired difference, its CI, a paired test, and whether N suffices.
 
 Pairing removes the item-difficulty variance both runs share, so a paired comparison detects
-differences an unpaired one cannot. Pass/fail data uses Newcombe's score interval for paired
+differences an unpaired one cannot. Pass/fail data uses the Bonett-Price interval for paired
 proportions and the exact McNemar test on discordant pairs; continuous data a seeded paired
 bootstrap and the Wilcoxon signed-rank test; clustered items a cluster-robust t interval.
 """
@@ -24,7 +24,6 @@ from loopstack.evals.stats._estimate import (
     item_clusters,
     reduce_epochs,
     t_interval,
-    wilson_interval,
 )
 from loopstack.evals.stats._results import PairedComparison
 
@@ -38,27 +37,26 @@ def mcnemar_exact(wins: int, losses: int) -> float:
     return float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
-def newcombe_paired_interval(
-    both: int, base_only: int, cand_only: int, neither: int, confidence: float = 0.95
+def paired_proportion_interval(
+    wins: int, losses: int, n: int, confidence: float = 0.95
 ) -> tuple[float, float]:
-    """Newcombe (1998, method 10) score CI for candidate rate minus baseline rate on paired data.
+    """Bonett-Price (2012) adjusted Wald CI for candidate rate minus baseline rate on paired pass/fail data.
 
-    ``base_only`` = pairs the baseline passed and the candidate failed; ``cand_only`` the reverse.
+    ``wins``: pairs the candidate passed and the baseline failed; ``losses``: the reverse. Adding one
+    pseudo-pair to each discordant cell keeps the interval honest when few or no pairs disagree (a
+    plain Wald interval, and Newcombe's when no pair disagrees, collapse to [0, 0]); its coverage is
+    close to nominal even for small N (Fagerland, Lydersen & Laake 2014 recommend it).
     """
-    n = both + base_only + cand_only + neither
-    if n == 0:
+    if n <= 0:
         return NAN, NAN
-    p1 = (both + cand_only) / n  # candidate
-    p2 = (both + base_only) / n  # baseline
-    l1, u1 = wilson_interval(both + cand_only, n, confidence)
-    l2, u2 = wilson_interval(both + base_only, n, confidence)
-    a, b, c, d = both, cand_only, base_only, neither  # 2x2 of candidate (rows) x baseline (cols)
-    denom = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = 0.0 if denom == 0 else (a * d - b * c) / math.sqrt(denom)
-    theta = p1 - p2
-    delta = math.sqrt(max(0.0, (p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2))
-    eps = math.sqrt(max(0.0, (u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2))
-    return max(-1.0, theta - delta), min(1.0, theta + eps)
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p_win = (wins + 1) / (n + 2)
+    p_loss = (losses + 1) / (n + 2)
+    diff = p_win - p_loss
+    half = z * math.sqrt(max(0.0, p_win + p_loss - diff * diff) / (n + 2))
+    return max(-1.0, diff - half), min(1.0, diff + half)
 
 
 def minimum_detectable_effect(sd_diff: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -121,10 +119,8 @@ def paired_comparison(
         method = "clustered"
         sd_for_power = se * math.sqrt(n) if not math.isnan(se) else NAN
     elif binary:
-        both = int(((b == 1) & (c == 1)).sum())
-        neither = int(((b == 0) & (c == 0)).sum())
-        low, high = newcombe_paired_interval(both, losses, wins, neither, confidence)
-        method = "newcombe"
+        low, high = paired_proportion_interval(wins, losses, n, confidence)
+        method = "bonett-price"
         # Under no true difference var(d) = discordance rate; with none observed, assume one
         # discordant pair rather than claim the runs could never differ.
         sd_for_power = math.sqrt(max(wins + losses, 1) / n)

@@ -54,7 +54,7 @@ class PairedComparison:
     ci_high: float
     n: int
     method: str
-    """How the CI was computed: ``newcombe`` (paired proportions), ``bootstrap``, ``clt``, ``clustered``."""
+    """How the CI was computed: ``bonett-price`` (paired pass/fail), ``bootstrap``, ``clustered``."""
     test: str
     """The paired test: ``mcnemar-exact``, ``wilcoxon`` or ``none``."""
     p_value: float
