@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from loopstack.evals.datasets import Dataset
+from loopstack.evals.scorers import scorer
 from loopstack.prompts import Prompt, PromptMessages, get_prompt
 from loopstack.tracing import (
     context,
@@ -18,6 +20,7 @@ from loopstack.tracing import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Dataset",
     "Prompt",
     "PromptMessages",
     "__version__",
@@ -30,5 +33,6 @@ __all__ = [
     "init",
     "instrument_openai",
     "observe",
+    "scorer",
     "span",
 ]
