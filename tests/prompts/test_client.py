@@ -134,18 +134,21 @@ def test_fallback_when_the_store_cannot_be_reached(monkeypatch: pytest.MonkeyPat
     ]
 
 
-def test_a_cached_prompt_survives_losing_the_store(tmp_path: Path) -> None:
+def test_a_cached_prompt_survives_losing_the_store(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "app.db"
     store = Store(f"sqlite:///{db}")
     PromptRegistry(store).push("triage", V1, labels=["production"])
     now = [0.0]
-    client = PromptClient(LocalPromptSource(store=store), ttl=1, clock=lambda: now[0])
+    source = LocalPromptSource(store=store)
+    client = PromptClient(source, ttl=1, clock=lambda: now[0])
     assert client.get("triage").version == 1
+    source.close()
     store.close()
-    db.unlink()  # the store is gone: the refresh finds no prompt
+    db.unlink()  # the store is gone: the refresh finds no prompt table
     now[0] += 5
     assert client.get("triage").messages == V1
     client.wait_for_refreshes()
+    assert "prompt triage: refresh failed, serving the cached copy" in caplog.text
     assert client.get("triage").messages == V1
 
 

@@ -219,6 +219,13 @@ class PromptRegistry:
 
     def get(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptVersion:
         """A version by number, by label (``latest`` = highest), or the ``production`` one by default."""
+        with self.store.read() as conn:
+            return self.get_on(conn, name, label=label, version=version)
+
+    def get_on(
+        self, conn: Connection, name: str, *, label: str | None = None, version: int | None = None
+    ) -> PromptVersion:
+        """``get`` on a connection the caller holds (the SDK's local source keeps one open)."""
         if label is not None and version is not None:
             raise InvalidInput(f"prompt '{name}': give a label or a version, not both")
         if version is None and label is None:
@@ -226,10 +233,9 @@ class PromptRegistry:
         stmt = repo.resolve_query(
             self.project, name, label=None if label == LATEST else label, version=version
         )
-        with self.store.read() as conn:
-            row = conn.execute(stmt).first()
-            if row is None:
-                raise self._explain_missing(conn, name, label, version)
+        row = conn.execute(stmt).first()
+        if row is None:
+            raise self._explain_missing(conn, name, label, version)
         return version_from_row(row, fetched_by=label)
 
     def resolve(self, name: str, ref: str | int) -> PromptVersion:

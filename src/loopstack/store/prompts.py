@@ -7,6 +7,7 @@ uses on a cache miss.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -226,10 +227,12 @@ def version_range(conn: Connection, pid: str) -> tuple[int, int] | None:
     return int(row[0]), int(row[1])
 
 
+@functools.lru_cache(maxsize=512)
 def resolve_query(project: str, name: str, *, label: str | None, version: int | None) -> Select[Any]:
     """One statement that fetches a version by number, by label, or the latest (both ``None``).
 
-    It joins through the project by name so a fetch is a single round trip with no writes.
+    It joins through the project by name so a fetch is a single round trip with no writes. Statements
+    are immutable, so they are built once per key (building one costs more than running it on SQLite).
     """
     base = (
         select(*_VERSION_COLUMNS)
