@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "prompt": ("loopstack.cli.prompt", "prompt", "Version, label, diff and sync prompts."),
     "dataset": ("loopstack.cli.dataset", "dataset", "Push, list, show and export versioned datasets."),
     "eval": ("loopstack.cli.eval", "eval", "Run eval suites, resume them, compare runs, gate CI."),
+    "quickstart": ("loopstack.cli.quickstart", "quickstart", "Run the example project: data, prompts, eval."),
     "serve": ("loopstack.cli.serve", "serve", "Run the server: OTLP trace ingest, REST API and UI."),
     "keys": ("loopstack.cli.keys", "keys", "Create, list and revoke the server's API keys."),
 }

@@ -14,60 +14,75 @@ from loopstack.store.runs import RunItemRecord
 
 
 def run_table(summary: RunSummary) -> Table:
-    """One run: each scorer's mean, 95% CI, n, errors and threshold."""
+    """One run: each scorer's mean, 95% CI, n, errors (and threshold, when the suite sets one)."""
     r = summary.run
     title = f"{escape(r.label)}  [dim](run {r.id[:12]})[/dim]"
     table = Table(title=title, title_justify="left", show_edge=False)
+    has_threshold = any(s.threshold is not None for s in summary.scores.values())
     table.add_column("scorer")
     table.add_column("mean", justify="right")
     table.add_column("95% CI", justify="right")
     table.add_column("n", justify="right")
     table.add_column("errors", justify="right")
-    table.add_column("threshold", justify="right")
+    if has_threshold:
+        table.add_column("threshold", justify="right")
     for s in summary.scores.values():
-        th = ""
-        if s.threshold is not None:
-            mark = "[green]pass[/green]" if s.threshold.passed else "[red]FAIL[/red]"
-            th = f"{s.threshold.on} ≥ {s.threshold.threshold:g} {mark}"
-        errors = f"[red]{s.errors}[/red]" if s.errors else "0"
-        table.add_row(escape(s.name), num(s.mean), ci(s.ci_low, s.ci_high), str(s.n), errors, th)
+        row = [escape(s.name), num(s.mean), ci(s.ci_low, s.ci_high), str(s.n)]
+        row.append(f"[red]{s.errors}[/red]" if s.errors else "0")
+        if has_threshold:
+            th = ""
+            if s.threshold is not None:
+                mark = "[green]pass[/green]" if s.threshold.passed else "[red]FAIL[/red]"
+                th = f"{s.threshold.on} ≥ {s.threshold.threshold:g} {mark}"
+            row.append(th)
+        table.add_row(*row)
     for name, value in summary.metrics.items():
-        table.add_row(escape(name) + " [dim](run-level)[/dim]", num(value), "", str(summary.n_items), "", "")
+        row = [escape(name), num(value), "[dim]run-level[/dim]", str(summary.n_items), ""]
+        table.add_row(*(row + [""] if has_threshold else row))
     return table
 
 
 def comparison_table(c: RunComparison) -> Table:
     """Candidate minus baseline per scorer: paired difference with CI, p-value, win/tie/loss."""
-    title = (
-        f"{escape(c.candidate.label)} vs baseline {escape(c.baseline.label)}  "
-        "[dim](paired on the same items)[/dim]"
-    )
+    title = f"{escape(c.candidate.label)} vs baseline {escape(c.baseline.label)}  [dim](paired)[/dim]"
     table = Table(title=title, title_justify="left", show_edge=False)
     for col, just in [
         ("scorer", "left"),
-        ("baseline", "right"),
-        ("candidate", "right"),
-        ("diff", "right"),
-        ("95% CI", "right"),
+        ("base", "right"),
+        ("cand", "right"),
+        ("diff [95% CI]", "right"),
         ("p", "right"),
-        ("win/tie/loss", "right"),
+        ("W/T/L", "right"),
         ("verdict", "left"),
     ]:
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+        table.add_column(col, justify=just, no_wrap=col != "scorer")  # type: ignore[arg-type]
     for name, p in c.scores.items():
         v = verdict(p)
         style = {"better": "green", "worse": "red"}.get(v, "dim")
+        short = {"no significant difference": "n.s."}.get(v, v)
         table.add_row(
             escape(name),
-            num(p.baseline_mean),
-            num(p.candidate_mean),
-            signed(p.mean_diff),
-            signed_ci(p.ci_low, p.ci_high),
+            num(p.baseline_mean, 2),
+            num(p.candidate_mean, 2),
+            f"{signed(p.mean_diff, 2)} {signed_ci(p.ci_low, p.ci_high, 2)}",
             p_value(p.p_value),
             f"{p.wins}/{p.ties}/{p.losses}",
-            f"[{style}]{v}[/{style}]",
+            f"[{style}]{short}[/{style}]",
         )
     return table
+
+
+def _power_warning(c: RunComparison) -> str | None:
+    """One line naming the scorers whose comparison is underpowered, with their detectable effect."""
+    weak = [(n, p) for n, p in c.scores.items() if p.underpowered and p.n > 1]
+    if not weak:
+        return None
+    n = weak[0][1].n
+    parts = ", ".join(f"{escape(name)} {num(p.mde, 2)}" for name, p in weak)
+    return (
+        f"⚠ N={n} paired items only reliably detect differences of at least (80% power, α 0.05): {parts}. "
+        "Smaller true differences may show as n.s.; add items to see them."
+    )
 
 
 def print_result(
@@ -86,9 +101,10 @@ def print_result(
     for c in result.comparisons:
         console.print()
         console.print(comparison_table(c))
-        for name, p in c.scores.items():
-            if p.underpowered and p.note:
-                console.print(f"  [yellow]⚠ {escape(name)}: {escape(p.note)}[/yellow]")
+        warning = _power_warning(c)
+        if warning:
+            console.print(f"[yellow]{warning}[/yellow]")
+        console.print("[dim]n.s. = the 95% CI of the difference includes 0[/dim]")
     console.print()
     _print_verdict(result, console, fail_on_regression)
 
