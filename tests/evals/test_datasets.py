@@ -215,3 +215,18 @@ def test_numbers_and_nested_values_round_trip_unchanged(store: Store) -> None:
     assert repo.push("t", [item]).created_version is False  # no spurious new version after a round trip
     got = repo.items("t")[0]
     assert (got.input, got.expected, got.metadata) == (item.input, item.expected, item.metadata)
+
+
+def test_concurrent_pushes_make_distinct_versions(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def push(i: int) -> int:
+        repo = DatasetRepository(store)
+        return repo.add_items("shared", [DatasetItem(key=f"k{i}", input={"i": i})]).version
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = sorted(pool.map(push, range(8)))
+    assert versions == list(range(1, 9))
+    repo = DatasetRepository(store)
+    assert sorted(i.key for i in repo.items("shared")) == sorted(f"k{i}" for i in range(8))
+    assert [len(repo.items("shared", v)) for v in (1, 4, 8)] == [1, 4, 8]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.store._store import Store
@@ -234,10 +235,27 @@ class DatasetRepository:
                     f"dataset {name!r}: item {i + 1} repeats key {item.key!r} (item {seen[item.key] + 1})"
                 )
             seen[item.key] = i
+        try:
+            return self._push(name, items, seen, description, replace)
+        except IntegrityError:  # another process created the dataset first: push onto theirs
+            return self._push(name, items, seen, description, replace)
+
+    def _push(
+        self,
+        name: str,
+        items: Sequence[DatasetItem],
+        seen: dict[str, int],
+        description: str | None,
+        replace: bool,
+    ) -> PushResult:
         now = utcnow()
         with self.store.write() as conn:
+            # FOR UPDATE serialises concurrent pushes to one dataset on PostgreSQL (SQLite's write
+            # transaction already does), so two pushes never both create version N+1.
             row = conn.execute(
-                select(datasets).where(datasets.c.project_id == self.project_id, datasets.c.name == name)
+                select(datasets)
+                .where(datasets.c.project_id == self.project_id, datasets.c.name == name)
+                .with_for_update()
             ).first()
             if row is None:
                 dataset_id = new_id()

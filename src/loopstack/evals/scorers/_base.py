@@ -114,6 +114,8 @@ class Scorer:
     version: ClassVar[str] = "1"
     higher_is_better: ClassVar[bool] = True
     source: ClassVar[str] = "code"
+    #: The data type of this scorer's main score, used for an errored score (which has no value).
+    data_type: ClassVar[DataType | None] = None
 
     def __init__(self, *, alias: str | None = None, threshold: float | None = None, **params: Any) -> None:
         self.alias = alias
@@ -150,7 +152,7 @@ class Scorer:
     def error_score(self, exc: BaseException | str) -> Score:
         """An errored score for this scorer."""
         message = exc if isinstance(exc, str) else (f"{type(exc).__name__}: {exc}".rstrip(": "))
-        return self.make_score(None, error=message)
+        return self.make_score(None, error=message, data_type=self.data_type)
 
     def make_score(self, value: Any, *, name: str | None = None, **fields: Any) -> Score:
         """A ``Score`` stamped with this scorer's name, version and params, ``passed`` filled in."""

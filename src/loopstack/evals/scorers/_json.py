@@ -59,6 +59,8 @@ class JsonValid(Scorer):
     ``require_object`` accepts only a JSON object.
     """
 
+    data_type = "boolean"
+
     def __init__(
         self,
         *,
@@ -85,6 +87,8 @@ class JsonValid(Scorer):
 @scorer("json_schema", version="1")
 class JsonSchema(Scorer):
     """The output's JSON validates against ``schema`` (a JSON Schema object; default: the expected value)."""
+
+    data_type = "boolean"
 
     def __init__(
         self,

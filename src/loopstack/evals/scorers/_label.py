@@ -24,6 +24,8 @@ class LabelMatch(Scorer):
     ("Sentiment: positive.") is read as that label.
     """
 
+    data_type = "boolean"
+
     def __init__(
         self,
         *,

@@ -31,6 +31,8 @@ def parse_number(text: str) -> float:
 class NumericMatch(Scorer):
     """The number in the output equals the expected number within ``abs_tol`` or ``rel_tol``."""
 
+    data_type = "boolean"
+
     def __init__(
         self,
         *,

@@ -49,6 +49,8 @@ def _targets(sample: Sample, value: Any) -> list[str]:
 class ExactMatch(Scorer):
     """Output equals the expected value after optional normalisation (a list of references = any)."""
 
+    data_type = "boolean"
+
     def __init__(
         self,
         *,
@@ -83,6 +85,8 @@ class ExactMatch(Scorer):
 
 class _Pattern(Scorer):
     """Shared body of contains / icontains / starts_with: a reference string from ``value`` or expected."""
+
+    data_type = "boolean"
 
     _case_sensitive = True
 
@@ -137,6 +141,8 @@ class StartsWith(_Pattern):
 @scorer("regex", version="1")
 class Regex(Scorer):
     """Output matches a regular expression (``pattern`` param, else the expected value), searched."""
+
+    data_type = "boolean"
 
     def __init__(
         self,
