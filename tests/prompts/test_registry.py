@@ -175,3 +175,16 @@ def test_projects_are_separate(store: Store) -> None:
     PromptRegistry(store, "a").push("triage", [USER])
     with pytest.raises(NotFound, match="in project 'b'"):
         PromptRegistry(store, "b").get("triage", label="latest")
+
+
+def test_a_version_survives_a_json_round_trip(store: Store) -> None:
+    import json
+
+    from loopstack.prompts import PromptVersion
+
+    reg = PromptRegistry(store)
+    reg.push("triage", [SYSTEM, USER], model="m/x", params={"temperature": 0}, message="hi", author="ana")
+    pv = reg.get("triage", version=1)
+    again = PromptVersion.from_dict(json.loads(json.dumps(pv.to_dict())))
+    assert again == pv
+    assert again.render(review="ok")[1]["content"] == "Review: ok"

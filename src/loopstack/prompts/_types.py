@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,19 @@ class PromptVersion(Prompt):
         out = asdict(self)
         out["created_at"] = self.created_at.isoformat() if self.created_at else None
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PromptVersion:
+        """The inverse of ``to_dict`` (what a remote source builds from the REST API's JSON)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        created = values.get("created_at")
+        if isinstance(created, str):
+            values["created_at"] = datetime.fromisoformat(created)
+        values["messages"] = [{"role": m["role"], "content": m["content"]} for m in values["messages"]]
+        values["params"] = dict(values.get("params") or {})
+        values["labels"] = list(values.get("labels") or [])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
