@@ -3,11 +3,50 @@
 Kept light on import: heavy libraries load inside the functions that need them.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from loopstack.evals.datasets import Dataset, load_dataset
 from loopstack.evals.scorers import Sample, Score, Scorer, get_scorer, scorer
 from loopstack.store.datasets import DatasetItem
 
+if TYPE_CHECKING:
+    from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary, ScoreSummary
+    from loopstack.evals.runner import evaluate, resume_run, run_suite
+    from loopstack.evals.suite import Suite, load_suite
+
+# The runner pulls in numpy; load it (and its result types) only when first used.
+_LAZY = {
+    "EvalResult": "loopstack.evals._outcome",
+    "RunComparison": "loopstack.evals._outcome",
+    "RunSummary": "loopstack.evals._outcome",
+    "ScoreSummary": "loopstack.evals._outcome",
+    "evaluate": "loopstack.evals.runner",
+    "resume_run": "loopstack.evals.runner",
+    "run_suite": "loopstack.evals.runner",
+    "Suite": "loopstack.evals.suite",
+    "load_suite": "loopstack.evals.suite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopstack.evals' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
+    "EvalResult",
+    "RunComparison",
+    "RunSummary",
+    "ScoreSummary",
+    "Suite",
+    "evaluate",
+    "load_suite",
+    "resume_run",
+    "run_suite",
     "Dataset",
     "DatasetItem",
     "Sample",
