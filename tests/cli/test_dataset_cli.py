@@ -103,3 +103,18 @@ def test_export_other_formats(store: Store, tmp_path: Path, suffix: str) -> None
     assert code == 0 and target.exists()
     code, out = run("dataset", "push", str(target), "--name", "d")
     assert "d is unchanged at v1" in out
+
+
+def test_entry_point_prints_one_line_and_exits_1(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loopstack.cli.main import main
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        main(["dataset", "push", str(empty), "--name", "x"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "Error: empty.csv: the file is empty (no rows)"
+    assert DatasetRepository(store).list_datasets() == []
