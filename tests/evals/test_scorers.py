@@ -222,3 +222,14 @@ def test_levenshtein_ratio_matches_rapidfuzz() -> None:
     assert s.value == pytest.approx(Levenshtein.normalized_similarity("kitten", "sitting"))
     assert one("levenshtein", "ABC", "abc", case_sensitive=False).value == 1.0
     assert one("levenshtein", "ab", "ab", threshold=0.9).passed is True
+
+
+async def test_a_plain_function_is_used_without_replacing_a_registered_scorer() -> None:
+    def exact_match(sample: Sample) -> float:
+        return 0.25
+
+    mine = as_scorer(exact_match)
+    (s,) = await mine.score(Sample(output="a", expected="a"))
+    assert (s.name, s.value) == ("exact_match", 0.25)
+    (builtin,) = await get_scorer("exact_match").score(Sample(output="a", expected="a"))
+    assert builtin.value is True

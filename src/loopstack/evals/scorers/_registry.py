@@ -147,7 +147,7 @@ def list_scorers() -> list[ScorerSpec]:
 
 def as_scorer(obj: Any, **params: Any) -> Scorer:
     """A ``Scorer`` from whatever a user hands over: an instance, a registered name, a decorated function
-    or class, or any plain function ``fn(sample)`` (registered on the fly under its own name)."""
+    or class, or any plain function ``fn(sample)`` (used under its own name, not registered)."""
     if isinstance(obj, Scorer):
         if params:
             raise InvalidInput(f"parameters given for an already configured scorer {obj!r}")
@@ -162,7 +162,6 @@ def as_scorer(obj: Any, **params: Any) -> Scorer:
             scorer(obj.__name__)(obj)
         return get_scorer(obj.name, **params)
     if callable(obj):
-        fn_name = getattr(obj, "__name__", "custom")
-        scorer(fn_name)(obj)
-        return get_scorer(fn_name, **params)
+        # Not registered: a throwaway function must not replace a registered scorer of the same name.
+        return FunctionScorer(obj, getattr(obj, "__name__", "custom"), "1", **params)
     raise InvalidInput(f"not a scorer: {obj!r}")
