@@ -230,3 +230,21 @@ def test_concurrent_pushes_make_distinct_versions(store: Store) -> None:
     repo = DatasetRepository(store)
     assert sorted(i.key for i in repo.items("shared")) == sorted(f"k{i}" for i in range(8))
     assert [len(repo.items("shared", v)) for v in (1, 4, 8)] == [1, 4, 8]
+
+
+def test_unusual_text_survives_jsonl_and_csv(tmp_path: Path) -> None:
+    tricky = 'line one\nline two, "quoted"\u2028after a line separator'
+    path = write_jsonl(tmp_path / "t.jsonl", [{"id": "a", "text": tricky}, {"id": "b", "text": "x"}])
+    path.write_text(
+        path.read_text().replace("\\u2028", "\u2028"), encoding="utf-8"
+    )  # raw U+2028, as JSON allows
+    ds = Dataset.load(path)
+    assert [i.input["text"] for i in ds] == [tricky, "x"]
+    again = Dataset.load(ds.export(tmp_path / "t.csv"))
+    assert [i.input["text"] for i in again] == [tricky, "x"]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffq,expected\nhi,there\n".encode())
+    assert Dataset.load(bom)[0].input == {"q": "hi"}
+    tsv = tmp_path / "x.tsv"
+    tsv.write_text("q\texpected\nhi\tthere\n")
+    assert Dataset.load(tsv)[0].expected == "there"

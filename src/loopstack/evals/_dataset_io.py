@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -101,7 +102,8 @@ def read_rows(path: str | Path, fmt: str | None = None) -> list[Row]:
 
 def _jsonl_rows(name: str, text: str) -> Iterator[Row]:
     number = 0
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() also breaks on U+2028 and friends, which JSON strings may hold.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         number += 1
@@ -140,7 +142,7 @@ def _json_rows(name: str, text: str) -> list[Row]:
 
 
 def _csv_rows(name: str, text: str, delimiter: str) -> Iterator[Row]:
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
