@@ -211,3 +211,9 @@ def test_paired_differences_use_clustered_errors_with_shared_clusters() -> None:
     assert (cmp.method, cmp.n_clusters) == ("clustered", 3)
     assert (cmp.ci_low, cmp.ci_high) == pytest.approx((0.5 - q * se, 0.5 + q * se))
     assert cmp.to_dict()["significant"] is False
+
+
+def test_a_constant_shift_is_not_called_identical() -> None:
+    cmp = paired_comparison({"a": 0.5, "b": 0.25, "c": 0.0}, {"a": 0.75, "b": 0.5, "c": 0.25})
+    assert (cmp.mean_diff, cmp.ci_low, cmp.ci_high, cmp.wins) == (0.25, 0.25, 0.25, 3)
+    assert cmp.note == "every item changed by exactly +0.25" and not cmp.underpowered

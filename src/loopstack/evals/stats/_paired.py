@@ -139,9 +139,12 @@ def paired_comparison(
     underpowered = n < 2 or math.isnan(mde) or mde > min_effect
     if n < 2:
         notes.append(f"only {n} paired item; no interval is possible")
-    elif math.isnan(mde) or sd_for_power == 0:
+    elif (math.isnan(mde) or sd_for_power == 0) and not d.any():
         notes.append("the two runs scored every item identically; the data cannot bound a difference")
         underpowered = True
+    elif math.isnan(mde) or sd_for_power == 0:
+        notes.append(f"every item changed by exactly {mean_diff:+.3g}")
+        underpowered = False
     elif underpowered:
         notes.append(
             f"N={n} can only reliably detect differences of {mde:.3g} or more "
