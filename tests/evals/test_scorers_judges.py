@@ -122,3 +122,10 @@ async def test_pairwise_as_a_scorer_against_the_baseline_output() -> None:
     sample = Sample(input={"q": "Capital?"}, output="Paris", metadata={"baseline_output": "Lyon"})
     (s,) = await get_scorer("pairwise_judge", model="mock/judge").score(sample)
     assert (s.value, s.passed, s.metadata["outcome"]) == (0.0, False, "loss")
+
+
+def test_a_malformed_judge_model_fails_when_the_scorer_is_built() -> None:
+    from loopstack.errors import LoopstackError
+
+    with pytest.raises(LoopstackError, match="'gpt4' is not a model string"):
+        get_scorer("rubric_judge", model="gpt4")

@@ -158,6 +158,9 @@ class _JudgeBase(Scorer):
             from loopstack.config import get_settings
 
             model = get_settings().model
+        from loopstack.models import parse_model_string
+
+        parse_model_string(model)  # a malformed model string fails when the judge is built, not per item
         super().__init__(
             alias=alias,
             threshold=threshold,
