@@ -37,6 +37,7 @@ class Authenticator:
         self.default_project = default_project
         self._keys: dict[str, tuple[Project | None, float]] = {}
         self._open: tuple[bool, float] = (False, 0.0)
+        self._default: Project | None = None
 
     def _is_open(self) -> bool:
         value, expires = self._open
@@ -47,6 +48,11 @@ class Authenticator:
             value = not any_active_key(conn)
         self._open = (value, now + 1.0)
         return value
+
+    def _open_project(self) -> Project:
+        if self._default is None:
+            self._default = Project(self.store.project_id(self.default_project), self.default_project)
+        return self._default
 
     def forget(self) -> None:
         """Drop cached answers (after creating or revoking a key in-process)."""
@@ -67,7 +73,7 @@ class Authenticator:
         token = _bearer(authorization)
         if token is None:
             if self._is_open():
-                return Project(self.store.project_id(self.default_project), self.default_project)
+                return self._open_project()
             raise _unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
         digest = hash_key(token)
         cached = self._keys.get(digest)
@@ -79,17 +85,20 @@ class Authenticator:
             self._keys[digest] = (project, now + CACHE_SECONDS)
         if project is None:
             if self._is_open():  # no keys at all: a stray key from the client's environment is harmless
-                return Project(self.store.project_id(self.default_project), self.default_project)
+                return self._open_project()
             raise _unauthorized("unknown or revoked API key")
         return project
 
     async def resolve(self, authorization: str | None) -> Project:
         """``resolve_sync`` without blocking the event loop on a cache miss."""
         token = _bearer(authorization)
+        now = time.monotonic()
         if token is not None:
             cached = self._keys.get(hash_key(token))
-            if cached is not None and cached[0] is not None and cached[1] > time.monotonic():
+            if cached is not None and cached[0] is not None and cached[1] > now:
                 return cached[0]
+        elif self._default is not None and self._open[0] and self._open[1] > now:
+            return self._default
         return await run_in_threadpool(self.resolve_sync, authorization)
 
 

@@ -17,8 +17,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from loopstack.errors import LoopstackError
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+
+from loopstack.errors import LoopstackError, StoreUnavailable
 from loopstack.store import Store
+from loopstack.store._engine import WRITE_OPTION
 from loopstack.store.spans import insert_span_rows
 
 log = logging.getLogger("loopstack.server")
@@ -49,6 +53,7 @@ class IngestWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._conn: Connection | None = None
 
     @property
     def pending(self) -> int:
@@ -106,15 +111,41 @@ class IngestWriter:
             self._commit(jobs)
             with self._lock:
                 self._pending -= count
+        self._drop_connection()
+
+    def _connection(self) -> Connection:
+        # One connection kept open for the writer's life: on SQLite, closing the last connection to a
+        # WAL database checkpoints it, which would cost a full fsync per commit with a fresh connection.
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.store.engine.connect().execution_options(**{WRITE_OPTION: True})
+        return self._conn
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        conn = self._connection()
+        try:
+            with conn.begin():
+                insert_span_rows(conn, rows)
+        except Exception:
+            self._drop_connection()
+            raise
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception as exc:  # noqa: BLE001 - it is being discarded anyway
+                log.debug("ingest: closing the writer connection failed: %s", exc)
+            self._conn = None
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
-            with self.store.write() as conn:
-                rows = [row for job in jobs for row in job.rows]
-                insert_span_rows(conn, rows)
+            self._insert([row for job in jobs for row in job.rows])
         except Exception as exc:  # noqa: BLE001 - isolate: one bad request must not fail the others
             if len(jobs) == 1:
                 log.warning("ingest: could not store %d spans: %s", len(jobs[0].rows), exc)
+                if isinstance(exc, OperationalError):
+                    first = str(exc.orig or exc).strip().splitlines()[0]
+                    exc = StoreUnavailable(f"cannot write to the database: {first}")
                 jobs[0].future.set_exception(exc)
                 return
             for job in jobs:
