@@ -148,7 +148,8 @@ def compare_cmd(baseline_run: str, candidate_run: str, limit: int, as_json: bool
         click.echo(json.dumps(jsonable(data), indent=2))
         return
     console = Console()
-    print_comparison_items(comparison, [r.as_row() for r in regressed[:limit]], console)
+    rows = [r.as_row() for r in regressed[:limit]]
+    print_comparison_items(comparison, rows, console, total=len(regressed))
     if len(regressed) > limit:
         console.print(f"[dim]… and {len(regressed) - limit} more (use --limit)[/dim]")
 

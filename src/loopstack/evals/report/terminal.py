@@ -137,6 +137,7 @@ def print_comparison_items(
     console: Console | None = None,
     *,
     width: int = 60,
+    total: int | None = None,
 ) -> None:
     """The comparison table, then the regressed items with both outputs side by side."""
     console = console or Console()
@@ -145,8 +146,10 @@ def print_comparison_items(
     if not regressed:
         console.print("[green]No item scored lower in the candidate.[/green]")
         return
+    count = total if total is not None else len(regressed)
+    shown = f", showing {len(regressed)}" if count > len(regressed) else ""
     table = Table(
-        title=f"{len(regressed)} regressed item(s)", title_justify="left", show_lines=True, show_edge=False
+        title=f"{count} regressed item(s){shown}", title_justify="left", show_lines=True, show_edge=False
     )
     table.add_column("item")
     table.add_column("scores lower")
