@@ -71,7 +71,7 @@ def prompt() -> None:
     """Versioned prompts: sync YAML files, inspect, diff, promote with labels, roll back."""
 
 
-@prompt.command()
+@prompt.command(short_help="Push prompt files as versions.")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--message", default=None, help="Commit message (replaces the files' `message`).")
 @click.option("--label", "labels", multiple=True, help="Also move this label to each pushed version.")
@@ -104,7 +104,7 @@ def push(
             click.echo(f"  {move.label}: {_v(move.from_version)} -> v{move.to_version}")
 
 
-@prompt.command()
+@prompt.command(short_help="Write a version back as YAML.")
 @click.argument("name")
 @click.option("--label", default=None, help="Label to pull (default: production).")
 @click.option("--version", type=int, default=None, help="Version number to pull.")
@@ -124,7 +124,7 @@ def pull(name: str, label: str | None, version: int | None, output: str | None, 
     click.echo(f"Wrote {pv.ref} to {output}")
 
 
-@prompt.command("list")
+@prompt.command("list", short_help="Prompts with latest version and labels.")
 @project_option
 @json_option
 def list_cmd(project: str | None, as_json: bool) -> None:
@@ -146,7 +146,7 @@ def list_cmd(project: str | None, as_json: bool) -> None:
     _console().print(table)
 
 
-@prompt.command()
+@prompt.command(short_help="Show one version.")
 @click.argument("name")
 @click.option("--label", default=None, help="Label to show (default: production; 'latest' for newest).")
 @click.option("--version", type=int, default=None, help="Version number to show.")
@@ -185,7 +185,7 @@ def _print_version(console: Console, pv: PromptVersion, labels: list[str]) -> No
         console.print(Text(m["content"]), soft_wrap=True)
 
 
-@prompt.command()
+@prompt.command(short_help="Diff two versions or labels.")
 @click.argument("name")
 @click.argument("before")
 @click.argument("after", required=False, default="latest")
@@ -219,7 +219,7 @@ def _repr(value: Any) -> str:
     return "<unset>" if value is None else json.dumps(value, ensure_ascii=False)
 
 
-@prompt.command()
+@prompt.command(short_help="Point a label at a version.")
 @click.argument("name")
 @click.argument("label_name", metavar="LABEL")
 @click.argument("target", metavar="VERSION")
@@ -234,7 +234,7 @@ def label(
     _print_move(move.name, move.label, move.from_version, move.to_version)
 
 
-@prompt.command()
+@prompt.command(short_help="Move a label back one step.")
 @click.argument("name")
 @click.option("--label", "label_name", default="production", show_default=True, help="Label to move back.")
 @click.option("-m", "--message", default=None, help="Why (kept in the history).")
@@ -255,7 +255,7 @@ def _print_move(name: str, label_name: str, before: int | None, after: int) -> N
         click.echo(f"{name}: {label_name} {_v(before)} -> v{after}")
 
 
-@prompt.command()
+@prompt.command(short_help="Versions and label moves.")
 @click.argument("name")
 @click.option("--limit", type=int, default=None, help="Show only the newest N entries.")
 @project_option

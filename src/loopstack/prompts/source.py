@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import threading
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
@@ -50,6 +51,7 @@ class LocalPromptSource:
         self._store = store
         self._registry: PromptRegistry | None = None
         self._conn: Connection | None = None
+        self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def fetch(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptVersion:
@@ -62,8 +64,11 @@ class LocalPromptSource:
 
         with self._lock:
             try:
+                if self._conn is not None and self._pid != os.getpid():
+                    self._conn = None  # inherited across fork: never share a SQLite connection
                 if self._conn is None:
                     self._conn = registry.store.engine.connect()
+                    self._pid = os.getpid()
                 with self._conn.begin():
                     return registry.get_on(self._conn, name, label=label, version=version)
             except DBAPIError as exc:
