@@ -235,6 +235,7 @@ spans = Table(
     Index(None, "project_id", "prompt_name", "prompt_version"),
     Index(None, "project_id", "session_id"),
     Index(None, "project_id", "user_id"),
+    Index(None, "project_id", "ingested_at"),  # the dashboard rollups read new spans by ingest time
 )
 
 # Every judgement: user feedback, human review, LLM judges, code scorers.
@@ -295,4 +296,30 @@ model_cache = Table(
     Column("hits", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_hit_at", UTCDateTime),
+)
+
+# Dashboard rollups (monitor/rollups.py): per hour, model and prompt version, the request count,
+# errors, tokens, cost and a latency histogram, folded in incrementally from spans ingested since the
+# project's watermark. A 30-day dashboard reads these few thousand rows instead of a million spans.
+span_rollups = Table(
+    "span_rollups",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("hour", Integer, primary_key=True),  # Unix time // 3600
+    Column("model", String(300), primary_key=True),
+    Column("prompt_name", String(200), primary_key=True),  # "" when the call had no prompt
+    Column("prompt_version", Integer, primary_key=True),  # 0 when the call had no prompt version
+    Column("requests", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("latency_hist", Text, nullable=False),  # "bin:count,..." (log-spaced bins, monitor/aggregates.py)
+)
+
+rollup_watermarks = Table(
+    "rollup_watermarks",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("ingested_until", UTCDateTime, nullable=False),
 )
