@@ -187,6 +187,8 @@ def test_baseline_label_comparison_flags_a_significant_regression(tmp_path: Path
     result = evaluate(suite, baseline="production")
 
     assert [r.run.prompt_version for r in result.runs] == [1, 2]  # the baseline version was added
+    assert result.run("triage@staging").run.prompt_version == 2
+    assert result.run("triage@production")["exact_match"].mean == 1.0
     (comparison,) = result.comparisons
     assert comparison.baseline.prompt_version == 1 and comparison.candidate.prompt_version == 2
     paired = comparison.scores["exact_match"]

@@ -242,10 +242,14 @@ class EvalResult:
         raise KeyError(f"this suite ran {len(self.runs)} runs ({labels}); use result.run(REF)[{name!r}]")
 
     def run(self, ref: str) -> RunSummary:
-        """The run whose ``prompt@version``, model, ``prompt@version · model`` or id is ``ref``."""
+        """The run whose ``prompt@version``, ``prompt@label`` (as the suite named it), model,
+        ``prompt@version · model`` or id is ``ref``."""
         for r in self.runs:
             rec = r.run
+            label = (rec.config.get("prompt") or {}).get("label")
             names = {rec.id, rec.label, rec.model, f"{rec.prompt_name}@{rec.prompt_version}"}
+            if label:
+                names.add(f"{rec.prompt_name}@{label}")
             if ref in names:
                 return r
         raise KeyError(f"no run {ref!r} in this result (runs: {', '.join(r.run.label for r in self.runs)})")

@@ -274,6 +274,7 @@ def _prompt_config(prompt: Prompt) -> dict[str, Any]:
         "version": prompt.version,
         "messages": prompt.messages,
         "params": prompt.params,
+        "label": prompt.label,
     }
 
 
