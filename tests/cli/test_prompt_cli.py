@@ -176,3 +176,21 @@ def test_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
     assert res.exit_code == 1
     assert res.output.startswith("Error: cannot use the database at postgresql://someone:***@127.0.0.1:1")
     assert "secret" not in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_projects_json_push_and_markup_shown_literally(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "t.yaml"
+    src.write_text(TRIAGE.replace("Classify app reviews", "'[b]hi[/b]'"))
+    res = run("prompt", "push", str(src), "--project", "acme", "--json", "--label", "production")
+    assert res.exit_code == 0, res.output
+    [pushed] = json.loads(res.output)
+    assert (pushed["name"], pushed["version"], pushed["created"], pushed["file"]) == (
+        "triage",
+        1,
+        True,
+        f"{src}:1",
+    )
+    assert {m["label"] for m in pushed["label_moves"]} == {"staging", "production"}
+    assert json.loads(run("prompt", "list", "--json").output) == []
+    assert "[b]hi[/b]" in run("prompt", "list", "--project", "acme").output
+    assert PromptRegistry(store, "acme").get("triage").version == 1

@@ -9,6 +9,7 @@ Fetches by version number are cached for good: versions are immutable.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -139,6 +140,17 @@ def _fallback_prompt(name: str, label: str | None, fallback: Fallback) -> Prompt
 
 _client: tuple[Settings, PromptClient] | None = None
 _client_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # Refresh threads do not survive fork: forget them so the child refreshes for itself.
+    current = _client
+    if current is not None:
+        current[1]._refreshing.clear()
+        current[1]._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def prompt_client() -> PromptClient:
