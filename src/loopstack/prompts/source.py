@@ -1,7 +1,7 @@
 """Where the SDK fetches prompts from: a ``PromptSource``, chosen from Settings by ``make_source``.
 
 Today the source is the local store. When ``LOOPSTACK_ENDPOINT`` is set, ``make_source`` uses the remote
-source in ``loopstack.prompts.remote`` (a class ``RemotePromptSource(settings)`` implementing this
+source in ``loopstack.prompts._remote`` (a class ``RemotePromptSource(settings)`` implementing this
 protocol over the server's REST API); until that module exists it raises a clear ConfigError, so
 ``get_prompt`` code written today keeps working unchanged against a server later.
 """
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from loopstack.prompts.registry import PromptRegistry
     from loopstack.store import Store
 
-REMOTE_MODULE = "loopstack.prompts.remote"
+REMOTE_MODULE = "loopstack.prompts._remote"
 
 
 @runtime_checkable
