@@ -12,7 +12,7 @@ import pytest
 
 import loopstack
 from loopstack.config import get_settings
-from loopstack.errors import ConfigError, NotFound, StoreUnavailable
+from loopstack.errors import NotFound, StoreUnavailable
 from loopstack.prompts import (
     LocalPromptSource,
     PromptClient,
@@ -157,8 +157,28 @@ def test_unknown_prompt_without_fallback_raises_not_found(store: Store) -> None:
         loopstack.get_prompt("nope")
 
 
-def test_endpoint_without_remote_source_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_endpoint_unreachable_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # LOOPSTACK_ENDPOINT selects the remote source (prompts/_remote.py, tested in tests/server).
     monkeypatch.setenv("LOOPSTACK_ENDPOINT", "http://127.0.0.1:9")
     get_settings.cache_clear()
-    with pytest.raises(ConfigError, match="LOOPSTACK_ENDPOINT is set"):
+    with pytest.raises(StoreUnavailable, match="cannot reach the Loopstack server at http://127.0.0.1:9"):
         loopstack.get_prompt("triage")
+
+
+def test_while_serving_a_fallback_the_source_is_retried_in_the_background(store: Store) -> None:
+    now = [0.0]
+    client = PromptClient(LocalPromptSource(store=store), ttl=60, clock=lambda: now[0])
+    fb = [{"role": "user", "content": "fallback {{ x }}"}]
+    assert client.get("triage", fallback=fb).is_fallback  # not pushed yet
+    PromptRegistry(store).push("triage", V1, labels=["production"])
+    assert client.get("triage", fallback=fb).is_fallback  # within the retry period: no new fetch
+    now[0] += 10
+    assert client.get("triage", fallback=fb).is_fallback  # served at once, retried in the background
+    client.wait_for_refreshes()
+    got = client.get("triage", fallback=fb)
+    assert (got.is_fallback, got.version) == (False, 1)
+    # A call without a fallback never gets someone else's fallback.
+    other = PromptClient(LocalPromptSource(store=store), ttl=60, clock=lambda: now[0])
+    assert other.get("nope", fallback=fb).is_fallback
+    with pytest.raises(NotFound):
+        other.get("nope")
