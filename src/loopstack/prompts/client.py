@@ -25,6 +25,9 @@ from loopstack.prompts.source import PromptSource, make_source
 log = logging.getLogger("loopstack.prompts")
 
 _Key = tuple[str, str | None, int | None]
+
+#: While serving a code fallback, how often the source is tried again in the background.
+FALLBACK_RETRY_SECONDS = 5.0
 Fallback = str | list[dict[str, str]]
 
 
@@ -66,8 +69,9 @@ class PromptClient:
                 self._revalidate(key, ttl)
                 return entry.prompt
             if fallback is not None:
-                # The source failed recently: serve this call's fallback now and retry in the background.
-                self._revalidate(key, ttl)
+                # The source failed recently: serve this call's fallback, retrying in the background.
+                if entry.expires <= self._clock():
+                    self._revalidate(key, ttl)
                 return _fallback_prompt(name, label, fallback)
         try:
             return self._fetch(key, ttl)
@@ -77,8 +81,8 @@ class PromptClient:
             prompt = _fallback_prompt(name, label, fallback)
             log.warning("prompt %s: serving the fallback given in code (%s)", name, _reason(exc))
             if ttl > 0:
-                # Stale at once: later calls get the fallback without waiting and retry in the background.
-                self._cache[key] = _Entry(prompt, 0.0)
+                # Later calls get the fallback without waiting; the source is retried in the background.
+                self._cache[key] = _Entry(prompt, self._retry_at(ttl, prompt))
             return prompt
 
     def clear(self) -> None:
@@ -103,6 +107,10 @@ class PromptClient:
             self._cache[key] = _Entry(prompt, expires)
         return prompt
 
+    def _retry_at(self, ttl: float, prompt: Prompt) -> float:
+        # A fallback is retried sooner than a stale real prompt: getting off it matters more.
+        return self._clock() + (min(ttl, FALLBACK_RETRY_SECONDS) if prompt.is_fallback else ttl)
+
     def _revalidate(self, key: _Key, ttl: float) -> None:
         with self._lock:
             if key in self._refreshing:
@@ -118,6 +126,9 @@ class PromptClient:
             self._fetch(key, ttl)
         except Exception as exc:  # noqa: BLE001 - keep serving the stale prompt, never raise
             log.warning("prompt %s: refresh failed, serving the cached copy (%s)", key[0], _reason(exc))
+            entry = self._cache.get(key)
+            if entry is not None:
+                entry.expires = self._retry_at(ttl, entry.prompt)  # no retry storm while it is down
         finally:
             with self._lock:
                 self._refreshing.pop(key, None)
