@@ -79,7 +79,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(
     port, log = stub
     suite = _project(tmp_path, port)
     env = {**os.environ, "LOOPSTACK_HOME": str(loopstack_home)}
-    loopstack = [sys.executable, "-c", "from loopstack.cli.main import main; main()"]
+    loopstack = [sys.executable, "-c", "import sys; from loopstack.cli.main import main; sys.exit(main())"]
     proc = subprocess.Popen([*loopstack, "eval", str(suite), "--no-progress"], env=env, cwd=tmp_path)
     db = loopstack_home / "loopstack.db"
     deadline = time.monotonic() + 60
@@ -126,3 +126,37 @@ def _pairs(items: list[RunItemRecord]) -> list[tuple[str, str | None, float | No
         score = i.score("exact_match")
         out.append((i.item_key, i.output, score.value if score else None))
     return out
+
+
+def test_ctrl_c_stops_cleanly_and_prints_how_to_resume(
+    tmp_path: Path, loopstack_home: Path, stub: tuple[int, Path]
+) -> None:
+    port, _ = stub
+    suite = _project(tmp_path, port)
+    env = {**os.environ, "LOOPSTACK_HOME": str(loopstack_home)}
+    loopstack = [sys.executable, "-c", "import sys; from loopstack.cli.main import main; sys.exit(main())"]
+    proc = subprocess.Popen(
+        [*loopstack, "eval", str(suite), "--no-progress"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    db = loopstack_home / "loopstack.db"
+    deadline = time.monotonic() + 60
+    while _items_stored(db) < 10 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the eval finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+
+    repo = RunRepository(get_store())
+    (run,) = repo.list_runs()
+    assert run.status == "interrupted"
+    assert f"loopstack eval --resume {run.id}" in out
+    assert "Traceback" not in err
+    stored = repo.count_items(run.id)
+    assert 10 <= stored < N
+    assert all(i.output is not None and i.score("exact_match") is not None for i in repo.items(run.id))

@@ -112,7 +112,9 @@ def print_result(
 def _print_verdict(result: EvalResult, console: Console, fail_on_regression: bool) -> None:
     if result.interrupted:
         first = result.runs[0].run.id if result.runs else "RUN_ID"
-        console.print(f"[yellow]Interrupted.[/yellow] Resume with: loopstack eval --resume {first}")
+        console.print(
+            f"[yellow]Interrupted.[/yellow] Resume with: loopstack eval --resume {first}", soft_wrap=True
+        )
         return
     for r, t in result.failed_thresholds:
         console.print(
