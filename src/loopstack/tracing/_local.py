@@ -31,6 +31,10 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         }
         for e in span.events
     ]
+    attributes = {k: _plain(v) for k, v in (span.attributes or {}).items()}
+    scope = span.instrumentation_scope
+    if scope is not None and scope.name and "otel.scope.name" not in attributes:
+        attributes["otel.scope.name"] = scope.name  # as the OTLP decoder records it
     return SpanRecord(
         trace_id=format(ctx.trace_id, "032x"),
         span_id=format(ctx.span_id, "016x"),
@@ -41,7 +45,7 @@ def record_from_span(span: ReadableSpan) -> SpanRecord:
         end_ns=span.end_time,
         status_code=span.status.status_code.name,
         status_message=span.status.description,
-        attributes={k: _plain(v) for k, v in (span.attributes or {}).items()},
+        attributes=attributes,
         resource={k: _plain(v) for k, v in span.resource.attributes.items()},
         events=events or None,
     )
