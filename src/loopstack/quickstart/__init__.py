@@ -1,0 +1,1 @@
+"""The quickstart example project (reviews, prompts, suite), shipped as package data."""
