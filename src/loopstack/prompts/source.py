@@ -8,17 +8,12 @@ protocol over the server's REST API); until that module exists it raises a clear
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import os
-import threading
 from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
-from loopstack.errors import ConfigError, StoreUnavailable
+from loopstack.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from loopstack.config import Settings
     from loopstack.prompts._types import PromptVersion
     from loopstack.prompts.registry import PromptRegistry
@@ -39,54 +34,20 @@ class PromptSource(Protocol):
 
 
 class LocalPromptSource:
-    """Reads prompts straight from a store (SQLite file or PostgreSQL) with one query per fetch.
-
-    On SQLite the store opens a fresh connection per transaction (with its PRAGMAs), which costs more
-    than the query itself; the source therefore keeps one read connection open for its fetches.
-    """
+    """Reads prompts straight from a store (SQLite file or PostgreSQL) with one query per fetch."""
 
     def __init__(self, url: str | None = None, project: str = "default", *, store: Store | None = None):
         self._url = url
         self._project = project
         self._store = store
         self._registry: PromptRegistry | None = None
-        self._conn: Connection | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
 
     def fetch(self, name: str, *, label: str | None = None, version: int | None = None) -> PromptVersion:
         registry = self._registry or self._open()
-        if registry.store.dialect != "sqlite":
-            return registry.get(name, label=label, version=version)
-        from sqlalchemy.exc import DBAPIError
-
-        from loopstack.store._store import redact_url
-
-        with self._lock:
-            try:
-                if self._conn is not None and self._pid != os.getpid():
-                    self._conn = None  # inherited across fork: never share a SQLite connection
-                if self._conn is None:
-                    self._conn = registry.store.engine.connect()
-                    self._pid = os.getpid()
-                with self._conn.begin():
-                    return registry.get_on(self._conn, name, label=label, version=version)
-            except DBAPIError as exc:
-                self._drop_connection()
-                first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-                url = redact_url(registry.store.url)
-                raise StoreUnavailable(f"cannot read prompts from {url}: {first}") from None
+        return registry.get(name, label=label, version=version)
 
     def close(self) -> None:
-        """Release the held connection."""
-        with self._lock:
-            self._drop_connection()
-
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
+        """Nothing to release: connections belong to the store's pool."""
 
     def _open(self) -> PromptRegistry:
         from loopstack.prompts.registry import PromptRegistry

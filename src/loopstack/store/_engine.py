@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from loopstack.errors import ConfigError
 
@@ -36,24 +36,41 @@ def build_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"the driver for {parsed.drivername} is not installed ({exc.name}); "
             "run: pip install 'loopstack[postgres]'"
         ) from None
+    _fork_safe(engine)
+    return engine
+
+
+def _fork_safe(engine: Engine) -> None:
+    """Never hand a pooled connection to a forked child (SQLAlchemy's documented recipe).
+
+    A child process that inherits the pool gets fresh connections instead of sharing its parent's
+    sockets or SQLite handles.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_conn: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("connection belongs to another process")
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     memory = database in (None, "", ":memory:")
     if not memory and database is not None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        # One connection per checkout for files: SQLite connections are cheap and WAL needs no pooling.
-        poolclass=None if memory else NullPool,
-        connect_args={"check_same_thread": False, "timeout": 30},
-    )
+    # Pooled (SQLAlchemy's default QueuePool for files): opening a connection and running the
+    # PRAGMAs below costs more than a typical query, so connections are kept and reused.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -76,4 +93,5 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         else:
             conn.exec_driver_sql("BEGIN")
 
+    _fork_safe(engine)
     return engine
