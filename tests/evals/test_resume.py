@@ -23,7 +23,7 @@ from loopstack.store import get_store
 from loopstack.store.runs import RunItemRecord, RunRepository
 
 STUB = Path(__file__).with_name("openai_stub.py")
-N = 60
+N = 80
 
 
 @pytest.fixture
@@ -108,7 +108,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(
     for key in finished_before:
         i = int(key.removeprefix("item"))
         assert calls[f"review number {i}"] == 1, f"{key} was sent to the model again"
-    assert sum(calls.values()) <= N + 4  # at most the 4 calls in flight at the kill were repeated
+    # Only items not yet stored at the kill are asked again: at most the 4 calls in flight plus the
+    # answers that were queued for the writer's next transaction.
+    assert N <= sum(calls.values()) <= N + 8
 
     # An uninterrupted run of the same suite gives the same per-item results and the same summary.
     forget_models()
@@ -117,7 +119,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(
     assert _pairs(fresh_items) == _pairs(items)
     again = asyncio.run(collect_results(repo, run.group_id or run.id, [], suite_name="suite"))
     assert again.runs[0]["exact_match"].mean == pytest.approx(fresh.runs[0]["exact_match"].mean)
-    assert again.runs[0]["exact_match"].mean == pytest.approx(40 / 60)
+    assert again.runs[0]["exact_match"].mean == pytest.approx(53 / 80)
 
 
 def _pairs(items: list[RunItemRecord]) -> list[tuple[str, str | None, float | None]]:
