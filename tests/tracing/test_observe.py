@@ -183,3 +183,20 @@ def test_full_queue_drops_and_counts_without_blocking() -> None:
         f()
     assert loopstack.dropped_spans() >= 40
     loopstack.tracing.shutdown(timeout=1)
+
+
+@pytest.mark.usefixtures("traced")
+def test_a_value_that_cannot_be_recorded_never_breaks_the_call(stored_spans: Rows) -> None:
+    class Unprintable:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    @loopstack.observe(name="odd")
+    def odd(thing: Unprintable) -> Unprintable:
+        return thing
+
+    value = Unprintable()
+    assert odd(value) is value
+    (row,) = stored_spans()
+    assert row["name"] == "odd"
+    assert row["input"] is None and row["output"] is None

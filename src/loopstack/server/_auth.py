@@ -82,6 +82,8 @@ class Authenticator:
             project = cached[0]
         else:
             project = self._lookup(token)
+            if len(self._keys) >= 10_000:  # bounded: random bad keys must not grow memory
+                self._keys.clear()
             self._keys[digest] = (project, now + CACHE_SECONDS)
         if project is None:
             if self._is_open():  # no keys at all: a stray key from the client's environment is harmless

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, overload
@@ -20,6 +21,7 @@ from opentelemetry.trace import set_span_in_context as _in_context
 from loopstack import semconv as sc
 from loopstack.tracing._setup import ensure_init, state
 
+log = logging.getLogger("loopstack.tracing")
 F = TypeVar("F", bound=Callable[..., Any])
 _MAX_COLLECTED = 1000  # items of a generator kept for its output
 
@@ -63,16 +65,22 @@ def _start(name: str, as_type: str, input_value: Callable[[], Any] | None) -> Sp
         ensure_init()
     span = state.tracer.start_span(name)
     if span.is_recording():
-        if as_type != "span":
-            span.set_attribute(sc.SPAN_TYPE, as_type)
-        if input_value is not None:
-            span.set_attribute(sc.INPUT, state.capture.text(input_value()))
+        try:
+            if as_type != "span":
+                span.set_attribute(sc.SPAN_TYPE, as_type)
+            if input_value is not None:
+                span.set_attribute(sc.INPUT, state.capture.text(input_value()))
+        except Exception as exc:  # noqa: BLE001 - tracing never breaks the traced call
+            log.debug("loopstack: could not record the input of %s: %s", name, exc)
     return span
 
 
 def _finish_output(span: Span, value: Any) -> None:
     if span.is_recording():
-        span.set_attribute(sc.OUTPUT, state.capture.text(value))
+        try:
+            span.set_attribute(sc.OUTPUT, state.capture.text(value))
+        except Exception as exc:  # noqa: BLE001
+            log.debug("loopstack: could not record an output: %s", exc)
 
 
 def _collected(items: list[Any]) -> Any:
@@ -263,7 +271,10 @@ class SpanHandle:
     def set_input(self, value: Any) -> None:
         """Record ``value`` as the span's input (bounded, masked)."""
         if self._span.is_recording():
-            self._span.set_attribute(sc.INPUT, state.capture.text(value))
+            try:
+                self._span.set_attribute(sc.INPUT, state.capture.text(value))
+            except Exception as exc:  # noqa: BLE001
+                log.debug("loopstack: could not record an input: %s", exc)
 
     def set_output(self, value: Any) -> None:
         """Record ``value`` as the span's output (bounded, masked)."""

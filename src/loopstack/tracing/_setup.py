@@ -220,7 +220,11 @@ def ensure_init() -> None:
     if not state.initialized:
         with state.lock:
             if not state.initialized:
-                init()
+                try:
+                    init()
+                except Exception as exc:  # noqa: BLE001 - a tracing set-up problem must not fail the app
+                    log.warning("loopstack: tracing is off: %s", exc)
+                    state.initialized = True
 
 
 def _bounded(fn: Callable[[], Any], timeout: float) -> bool:
