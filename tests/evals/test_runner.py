@@ -210,3 +210,16 @@ def test_a_failed_threshold_fails_the_result_and_the_result_indexes_by_scorer(tm
     assert acc.mean == 0.5 and acc.ci_low < 0.5 < acc.ci_high
     assert acc.threshold is not None and acc.threshold.passed is False
     assert result.exit_code() == 2
+
+
+def test_an_unknown_model_fails_before_any_run_is_created(tmp_path: Path) -> None:
+    from loopstack.errors import LoopstackError
+
+    suite = _suite(
+        tmp_path,
+        "dataset: reviews.jsonl\nprompts:\n  - messages: [{role: user, content: '{{ review }}'}]\n"
+        "models: [nosuchprovider/x]\n",
+    )
+    with pytest.raises(LoopstackError, match="nosuchprovider"):
+        evaluate(suite)
+    assert RunRepository(get_store()).list_runs() == []

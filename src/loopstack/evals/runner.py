@@ -131,10 +131,8 @@ class _Execution:
     async def run(self, jobs: list[_Job]) -> None:
         from opentelemetry import trace
 
-        from loopstack.models import get_model
-
         self.tracer = trace.get_tracer("loopstack.evals")
-        self.models = {m: get_model(m, **self.suite.model_options(m)) for m in {j.run.model for j in jobs}}
+        self.models = resolve_models(self.suite, sorted({j.run.model for j in jobs}))
         writer = ItemWriter(self.repo)
         self.progress.start(len(jobs))
         it: Iterator[_Job] = iter(jobs)
@@ -249,6 +247,13 @@ class _Execution:
         )
 
 
+def resolve_models(suite: Suite, names: list[str]) -> dict[str, Any]:
+    """A Model per model string (with the suite's provider options); unknown ones fail here, early."""
+    from loopstack.models import get_model
+
+    return {m: get_model(m, **suite.model_options(m)) for m in names}
+
+
 def _init_tracing() -> None:
     """Every model call of a run is also a span row: start local tracing unless the app did."""
     try:
@@ -331,10 +336,7 @@ async def run_suite(
     prompts, base_index = _plan_prompts(s, store, project, baseline)
     check_variables(prompts, dataset)
     scorers = build_scorers(s)
-    from loopstack.models import parse_model_string
-
-    for m in s.model_names:
-        parse_model_string(m)
+    resolve_models(s, s.model_names)  # an unknown model or a bad option fails before any run exists
     _init_tracing()
     group_id = new_id()
     sha = git_sha(s.base_dir)
