@@ -15,8 +15,9 @@ from loopstack.store.runs import ItemResult, RunRepository
 class ItemWriter:
     """Queue finished items; a background task writes them in batches of whatever is waiting."""
 
-    def __init__(self, repo: RunRepository) -> None:
+    def __init__(self, repo: RunRepository, *, replace: bool = True) -> None:
         self.repo = repo
+        self.replace = replace
         self._queue: asyncio.Queue[tuple[str, ItemResult] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] = asyncio.create_task(self._run())
         self.written = 0
@@ -42,7 +43,7 @@ class ItemWriter:
                     break
                 batch.append(nxt)
             try:
-                await asyncio.to_thread(self.repo.save_batch, batch)
+                await asyncio.to_thread(self.repo.save_batch, batch, replace=self.replace)
             except BaseException as exc:
                 self.error = exc
                 raise

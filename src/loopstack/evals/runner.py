@@ -127,13 +127,15 @@ class _Execution:
         self.progress = progress
         self.store = store
         self.interrupted = False
+        #: a resumed run may hold errored attempts of the items it retries; a fresh run holds nothing
+        self.replace = True
 
     async def run(self, jobs: list[_Job]) -> None:
         from opentelemetry import trace
 
         self.tracer = trace.get_tracer("loopstack.evals")
         self.models = resolve_models(self.suite, sorted({j.run.model for j in jobs}))
-        writer = ItemWriter(self.repo)
+        writer = ItemWriter(self.repo, replace=self.replace)
         self.progress.start(len(jobs))
         it: Iterator[_Job] = iter(jobs)
         workers = [
@@ -373,7 +375,9 @@ async def run_suite(
             pr.run_id = record.id
             planned.append(pr)
     jobs = [_Job(pr, item, e) for pr in planned for item in dataset.items for e in range(s.epochs)]
-    return await _execute_and_finish(s, repo, store, scorers, planned, jobs, group_id, progress, console)
+    return await _execute_and_finish(
+        s, repo, store, scorers, planned, jobs, group_id, progress, console, fresh=True
+    )
 
 
 async def _execute_and_finish(
@@ -386,10 +390,13 @@ async def _execute_and_finish(
     group_id: str,
     progress: bool,
     console: Any,
+    *,
+    fresh: bool = False,
 ) -> EvalResult:
     execution = _Execution(
         s, repo, scorers, progress=RunProgress(enabled=progress, console=console), store=store
     )
+    execution.replace = not fresh
     status = "completed"
     try:
         await execution.run(jobs)

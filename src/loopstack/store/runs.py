@@ -259,11 +259,12 @@ class RunRepository:
         """Store several finished items of one run with their scores in one transaction."""
         return self.save_batch([(run_id, item) for item in items])
 
-    def save_batch(self, batch: Sequence[tuple[str, ItemResult]]) -> list[str]:
+    def save_batch(self, batch: Sequence[tuple[str, ItemResult]], *, replace: bool = True) -> list[str]:
         """Store finished items of one or more runs, with their scores, in one transaction.
 
         An item already stored for the same (run, item_key, epoch) — an errored attempt being retried —
-        is replaced, so a resumed run never holds two results for one item.
+        is replaced, so a resumed run never holds two results for one item. ``replace=False`` skips
+        that lookup when the caller knows the items are new (a fresh run).
         """
         if not batch:
             return []
@@ -298,7 +299,7 @@ class RunRepository:
             for s in item.scores:
                 score_rows.append(self._score_values(run_id, item_id, s, now))
         with self.store.write() as conn:
-            for run_id, run_keys in keys.items():
+            for run_id, run_keys in keys.items() if replace else ():
                 self._delete_items(conn, run_id, run_keys)
             conn.execute(insert(run_items), item_rows)
             if score_rows:
