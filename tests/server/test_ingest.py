@@ -248,3 +248,19 @@ async def test_overload_answers_503_with_retry_after(loopstack_home: Any) -> Non
     app.state.writer.close()
     assert [r["name"] for r in _rows(store)] == ["first"]
     store.close()
+
+
+async def test_the_server_does_not_trace_itself_into_its_store(store: Store) -> None:
+    import loopstack
+
+    loopstack.init()  # an app tracing to the local store in the same process as the server
+    app = create_app(Settings(), store, ui=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        body = otlp_protobuf([{"name": "only-this"}])
+        assert (await client.post("/v1/traces", content=body, headers=PROTOBUF)).status_code == 200
+        assert (await client.get("/api/traces")).status_code == 200
+    assert loopstack.flush(10)
+    loopstack.tracing.shutdown()
+    app.state.writer.close()
+    assert [r["name"] for r in _rows(store)] == ["only-this"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,11 +35,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         yield
         writer.close()
 
+    options: dict[str, Any] = {}
+    if "telemetry" in inspect.signature(FastAPI).parameters:
+        # FastAPI's own OTel spans would trace every ingest request into the store it serves.
+        options["telemetry"] = {"tracing": False}
     app = FastAPI(
         title="Loopstack",
         version=__version__,
         description="OTLP trace ingest and the REST API of Loopstack. Authenticate with `Bearer <key>`.",
         lifespan=lifespan,
+        **options,
     )
     app.state.settings = settings
     app.state.store = store
