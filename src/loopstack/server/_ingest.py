@@ -20,7 +20,7 @@ from loopstack.server._otlp import (
 )
 from loopstack.server._writer import IngestWriter, Overloaded
 from loopstack.store._types import utcnow
-from loopstack.store.spans import span_row
+from loopstack.store.spans import span_row, span_values
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -94,8 +94,8 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
     except InvalidPayload as exc:
         return _error(400, str(exc))
     now = utcnow()
-    rows = [span_row(record, project.id, now) for record in decoded.records]
     writer: IngestWriter = request.app.state.writer
+    rows = span_values([span_row(r, project.id, now) for r in decoded.records], writer.store.dialect)
     try:
         await writer.write(rows)
     except Overloaded as exc:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from loopstack.errors import LoopstackError, StoreUnavailable
 from loopstack.store import Store
 from loopstack.store._engine import WRITE_OPTION
-from loopstack.store.spans import insert_span_rows
+from loopstack.store.spans import insert_span_values
 
 log = logging.getLogger("loopstack.server")
 
@@ -35,7 +35,7 @@ class Overloaded(LoopstackError):
 class _Job:
     __slots__ = ("future", "rows")
 
-    def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
         self.rows = rows
         self.future: Future[int] = Future()
 
@@ -60,8 +60,12 @@ class IngestWriter:
         """Rows accepted but not yet committed."""
         return self._pending
 
-    def submit(self, rows: Sequence[dict[str, Any]]) -> Future[int]:
-        """Queue ``rows``; the future resolves once they are committed (or fails with the error)."""
+    def submit(self, rows: Sequence[tuple[Any, ...]]) -> Future[int]:
+        """Queue prepared rows (``spans.span_values``); the future resolves once they are committed.
+
+        The caller prepares them so this thread spends its time in the database driver (which
+        releases the GIL), not in Python competing with the event loop.
+        """
         job = _Job(rows)
         with self._lock:
             if self._closed:
@@ -75,7 +79,7 @@ class IngestWriter:
         self._queue.put(job)
         return job.future
 
-    async def write(self, rows: Sequence[dict[str, Any]]) -> int:
+    async def write(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Queue ``rows`` and wait until they are committed."""
         if not rows:
             return 0
@@ -120,11 +124,11 @@ class IngestWriter:
             self._conn = self.store.engine.connect().execution_options(**{WRITE_OPTION: True})
         return self._conn
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._connection()
         try:
             with conn.begin():
-                insert_span_rows(conn, rows)
+                insert_span_values(conn, rows)
         except Exception:
             self._drop_connection()
             raise

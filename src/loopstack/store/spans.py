@@ -304,32 +304,40 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def insert_span_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows, ignoring any span already stored: a retried batch never duplicates.
+def span_values(rows: Sequence[dict[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
+    """``rows`` as the parameter tuples ``insert_span_values`` takes, for ``dialect``.
 
-    One driver-level ``executemany`` with values prepared here (orjson, UTC text on SQLite): the
-    generic per-row bind processing of SQLAlchemy cost ~5x the insert itself at ingest rates. The
-    values are exactly what the ``spans`` column types store, so Core reads them back unchanged.
+    Values are prepared here, not by SQLAlchemy's generic per-row bind processing (about 5x the cost
+    of the insert itself at ingest rates): JSON via orjson, and on SQLite the UTC text SQLAlchemy's
+    DateTime reads back, so Core queries see exactly what a Core insert would have stored.
     """
-    if not rows:
-        return
-    sqlite = conn.dialect.name == "sqlite"
-    placeholder = "?" if sqlite else "%s"
-    converters: list[Callable[[Any], Any] | None] = []
+    sqlite = dialect == "sqlite"
+    plan: list[tuple[str, Callable[[Any], Any] | None]] = []
     for name in _COLUMNS:
         if name in _JSON_COLUMNS:
-            converters.append(_json)
+            plan.append((name, _json))
         elif name in _TIME_COLUMNS and sqlite:
-            converters.append(_sqlite_time)
+            plan.append((name, _sqlite_time))
         else:
-            converters.append(None)
-    plan = list(zip(_COLUMNS, converters, strict=True))
-    values = [tuple(row.get(name) if fn is None else fn(row.get(name)) for name, fn in plan) for row in rows]
+            plan.append((name, None))
+    return [tuple(row.get(name) if fn is None else fn(row.get(name)) for name, fn in plan) for row in rows]
+
+
+def insert_span_values(conn: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+    """Insert prepared rows (``span_values``) in one executemany, ignoring spans already stored."""
+    if not values:
+        return
+    placeholder = "?" if conn.dialect.name == "sqlite" else "%s"
     sql = (
         f"INSERT INTO spans ({', '.join(_COLUMNS)}) VALUES ({', '.join([placeholder] * len(_COLUMNS))}) "
         "ON CONFLICT DO NOTHING"
     )
-    conn.exec_driver_sql(sql, values)
+    conn.exec_driver_sql(sql, list(values))
+
+
+def insert_span_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``span_row`` rows, ignoring any span already stored: a retried batch never duplicates."""
+    insert_span_values(conn, span_values(rows, conn.dialect.name))
 
 
 def write_spans(store: Any, project_id: str, records: Iterable[SpanRecord]) -> int:
