@@ -15,7 +15,7 @@ from opentelemetry import trace
 
 from loopstack.models._cache import ResponseCache, cache_key
 from loopstack.models._errors import ProviderError, RateLimited
-from loopstack.models._limits import limiter_for
+from loopstack.models._limits import Limiter, limiter_for
 from loopstack.models._pricing import cost_for
 from loopstack.models._provider import Provider, TextCallback
 from loopstack.models._tracing import end_span_error, end_span_ok, start_span
@@ -37,6 +37,7 @@ class Model:
 
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
+        self._limiter: tuple[asyncio.AbstractEventLoop, Limiter] | None = None
 
     @property
     def name(self) -> str:
@@ -107,12 +108,16 @@ class Model:
     async def _call_with_retries(self, request: ModelRequest, on_text: TextCallback | None) -> ModelResponse:
         provider = self.provider
         opts = provider.options
-        limiter = limiter_for(
-            provider.limit_key,
-            opts.max_concurrency or provider.default_max_concurrency,
-            opts.requests_per_minute,
-            opts.tokens_per_minute,
-        )
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter[0] is not loop:
+            limiter = limiter_for(
+                provider.limit_key,
+                opts.max_concurrency or provider.default_max_concurrency,
+                opts.requests_per_minute,
+                opts.tokens_per_minute,
+            )
+            self._limiter = (loop, limiter)
+        limiter = self._limiter[1]
         estimate = _estimate_tokens(request)
         streamed = False
 

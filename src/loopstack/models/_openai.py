@@ -138,12 +138,13 @@ class OpenAIProvider(Provider):
             raise ProviderError(
                 f"{self.name}: unexpected reply shape: {str(data)[:200]}", provider=self.name
             ) from None
-        return ModelResponse(
-            text=text,
+        # model_construct: the values are already normalised here, and validation is a hot-path cost
+        return ModelResponse.model_construct(
+            text=str(text),
             finish_reason=_FINISH.get(finish, finish) if finish else None,
             usage=_usage(data.get("usage")),
-            id=data.get("id"),
-            response_model=data.get("model"),
+            id=_str_or_none(data.get("id")),
+            response_model=_str_or_none(data.get("model")),
         )
 
     async def stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
@@ -205,9 +206,13 @@ def _usage(raw: Any) -> Usage:
         return Usage()
     prompt_details = raw.get("prompt_tokens_details") or {}
     completion_details = raw.get("completion_tokens_details") or {}
-    return Usage(
+    return Usage.model_construct(
         input_tokens=int(raw.get("prompt_tokens") or 0),
         output_tokens=int(raw.get("completion_tokens") or 0),
         cached_input_tokens=int(prompt_details.get("cached_tokens") or 0),
         reasoning_tokens=int(completion_details.get("reasoning_tokens") or 0),
     )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -77,21 +77,39 @@ def _load(text: str, source: str) -> list[Price]:
     return parsed.prices
 
 
+class _Table:
+    """Patterns in rank order, each with its dated prices, and a memo of model -> price rows."""
+
+    def __init__(self, rows: list[Price]) -> None:
+        groups: dict[str, list[Price]] = {}
+        for row in rows:  # first appearance of a pattern decides its rank; dates order within it
+            groups.setdefault(row.match, []).append(row)
+        self.groups = [(re.compile(p), sorted(prices, key=lambda x: x.since)) for p, prices in groups.items()]
+        self._memo: dict[str, list[Price] | None] = {}
+
+    def rows_for(self, model: str) -> list[Price] | None:
+        """The dated price rows of the first pattern matching ``model`` (memoised: a hot path per call)."""
+        if model in self._memo:
+            return self._memo[model]
+        candidates = [model] if "/" in model else [f"{p}/{model}" for p in _BARE_NAME_PROVIDERS]
+        found = next(
+            (prices for pattern, prices in self.groups if any(pattern.fullmatch(c) for c in candidates)), None
+        )
+        if len(self._memo) < 10_000:
+            self._memo[model] = found
+        return found
+
+
 @lru_cache(maxsize=8)
-def _table(override: str | None, _mtime: float) -> tuple[tuple[re.Pattern[str], list[Price]], ...]:
+def _table(override: str | None, _mtime: float) -> _Table:
     builtin = resources.files("loopstack.models").joinpath("prices.yaml").read_text(encoding="utf-8")
     rows = _load(builtin, "loopstack/models/prices.yaml")
     if override:
         rows = _load(Path(override).read_text(encoding="utf-8"), override) + rows
-    groups: dict[str, list[Price]] = {}
-    for row in rows:  # first appearance of a pattern decides its rank; dates order within it
-        groups.setdefault(row.match, []).append(row)
-    return tuple(
-        (re.compile(pattern), sorted(prices, key=lambda p: p.since)) for pattern, prices in groups.items()
-    )
+    return _Table(rows)
 
 
-def price_table() -> tuple[tuple[re.Pattern[str], list[Price]], ...]:
+def price_table() -> _Table:
     """The table in force: the user's price file (setting ``price_file``) first, then the built-in one."""
     from loopstack.config import get_settings
 
@@ -106,13 +124,12 @@ def price_table() -> tuple[tuple[re.Pattern[str], list[Price]], ...]:
 
 def price_for(model: str, at: date | datetime | None = None) -> Price | None:
     """The price row that applies to ``model`` on ``at`` (default: today), or None if none matches."""
+    rows = price_table().rows_for(model)
+    if not rows:
+        return None
     day = _day(at)
-    candidates = [model] if "/" in model else [f"{p}/{model}" for p in _BARE_NAME_PROVIDERS]
-    for pattern, prices in price_table():
-        if any(pattern.fullmatch(c) for c in candidates):
-            valid = [p for p in prices if p.since <= day]
-            return valid[-1] if valid else None
-    return None
+    valid = [p for p in rows if p.since <= day]
+    return valid[-1] if valid else None
 
 
 def cost_for(

@@ -24,11 +24,19 @@ _REQUEST_PARAMS = "loopstack.request.params"
 
 def start_span(provider: str, model: str, request: ModelRequest) -> trace.Span:
     """Start (not activate) the span of one call, with the request's attributes."""
+    span = _tracer.start_span(
+        f"chat {model}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            semconv.GEN_AI_OPERATION: "chat",
+            semconv.GEN_AI_PROVIDER: provider,
+            semconv.GEN_AI_REQUEST_MODEL: model,
+        },
+    )
+    if not span.is_recording():  # no SDK configured, or sampled out: skip the JSON work
+        return span
     attrs: dict[str, Any] = {
-        semconv.GEN_AI_OPERATION: "chat",
-        semconv.GEN_AI_PROVIDER: provider,
         semconv.GEN_AI_SYSTEM: provider,
-        semconv.GEN_AI_REQUEST_MODEL: model,
         semconv.SPAN_TYPE: "generation",
         semconv.INPUT: orjson.dumps([m.model_dump() for m in request.messages]).decode(),
     }
@@ -49,7 +57,8 @@ def start_span(provider: str, model: str, request: ModelRequest) -> trace.Span:
         attrs[semconv.PROMPT_NAME] = request.prompt_name
     if request.prompt_version is not None:
         attrs[semconv.PROMPT_VERSION] = request.prompt_version
-    return _tracer.start_span(f"chat {model}", kind=trace.SpanKind.CLIENT, attributes=attrs)
+    span.set_attributes(attrs)
+    return span
 
 
 def end_span_ok(span: trace.Span, response: ModelResponse) -> None:
