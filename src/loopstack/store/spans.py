@@ -9,6 +9,7 @@ are mapped into columns; every attribute that does not fill ``input``/``output``
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -287,6 +288,9 @@ def span_row(record: SpanRecord, project_id: str, ingested_at: datetime | None =
 _COLUMNS = tuple(c.name for c in spans.columns)
 _JSON_COLUMNS = frozenset({"tags", "attributes", "resource", "events"})
 _TIME_COLUMNS = frozenset({"start_time", "end_time", "ingested_at"})
+_JSON_INDEXES = tuple(i for i, name in enumerate(_COLUMNS) if name in _JSON_COLUMNS)
+_TIME_INDEXES = tuple(i for i, name in enumerate(_COLUMNS) if name in _TIME_COLUMNS)
+_ROW_GETTER = operator.itemgetter(*_COLUMNS)
 
 
 def _json(value: Any) -> str | None:
@@ -301,7 +305,9 @@ def _sqlite_time(value: datetime | None) -> str | None:
     # The text form SQLAlchemy's SQLite DateTime reads back: naive UTC, always six fractional digits.
     if value is None:
         return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def span_values(rows: Sequence[dict[str, Any]], dialect: str) -> list[tuple[Any, ...]]:
@@ -311,16 +317,16 @@ def span_values(rows: Sequence[dict[str, Any]], dialect: str) -> list[tuple[Any,
     of the insert itself at ingest rates): JSON via orjson, and on SQLite the UTC text SQLAlchemy's
     DateTime reads back, so Core queries see exactly what a Core insert would have stored.
     """
-    sqlite = dialect == "sqlite"
-    plan: list[tuple[str, Callable[[Any], Any] | None]] = []
-    for name in _COLUMNS:
-        if name in _JSON_COLUMNS:
-            plan.append((name, _json))
-        elif name in _TIME_COLUMNS and sqlite:
-            plan.append((name, _sqlite_time))
-        else:
-            plan.append((name, None))
-    return [tuple(row.get(name) if fn is None else fn(row.get(name)) for name, fn in plan) for row in rows]
+    convert: list[tuple[int, Callable[[Any], Any]]] = [(i, _json) for i in _JSON_INDEXES]
+    if dialect == "sqlite":
+        convert += [(i, _sqlite_time) for i in _TIME_INDEXES]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(_ROW_GETTER(row))
+        for i, fn in convert:
+            values[i] = fn(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def insert_span_values(conn: Connection, values: Sequence[tuple[Any, ...]]) -> None:
