@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "quickstart": ("loopstack.cli.quickstart", "quickstart", "Run the example project: data, prompts, eval."),
     "serve": ("loopstack.cli.serve", "serve", "Run the server: OTLP trace ingest, REST API and UI."),
     "keys": ("loopstack.cli.keys", "keys", "Create, list and revoke the server's API keys."),
+    "run": ("loopstack.cli.run", "run", "Send a prompt to a model and stream the answer."),
+    "models": ("loopstack.cli.models", "models", "List providers, known model strings and prices."),
 }
 
 

@@ -4,6 +4,8 @@ from loopstack.models import get_model
 answer = await get_model("local/smollm2-135m").generate("Say hi", max_tokens=20)
 """
 
+from loopstack.models._catalog import catalog
+from loopstack.models._compose import Composed, compose_request, parse_vars
 from loopstack.models._errors import (
     AuthenticationError,
     BadRequest,
@@ -39,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequest",
     "Capabilities",
+    "Composed",
     "ContextTooLong",
     "Message",
     "MissingExtra",
@@ -56,11 +59,14 @@ __all__ = [
     "TextCallback",
     "UnknownModel",
     "Usage",
+    "catalog",
     "complete",
+    "compose_request",
     "cost_for",
     "forget_models",
     "get_model",
     "parse_model_string",
+    "parse_vars",
     "price_for",
     "provider_class",
     "register_provider",
