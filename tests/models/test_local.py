@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loopstack.models import UnknownModel, get_model
+from loopstack.models import MissingExtra, UnknownModel, get_model
+from loopstack.models._local import SMOLLM2_FILE, resolve_source
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -19,6 +20,28 @@ def test_unknown_local_model_names_the_choices(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(UnknownModel, match="a .gguf file, or a transformers model folder"):
         get_model(f"local/{empty}")
+    (empty / "config.json").write_text("{}")
+    assert resolve_source(str(empty)) == (empty.resolve(), None)  # a transformers folder
+
+
+def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)
+    )
+    with pytest.raises(
+        MissingExtra, match=r"local/smollm2-135m needs torch: pip install 'loopstack\[local\]'"
+    ):
+        get_model("local/smollm2-135m")
+
+
+def test_a_gguf_path_is_the_same_model_as_its_alias() -> None:
+    folder, gguf = resolve_source("smollm2-135m")
+    assert gguf == SMOLLM2_FILE
+    by_path = get_model(f"local/{folder / gguf}")
+    assert by_path.provider.engine is get_model("local/smollm2-135m").provider.engine  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
