@@ -27,7 +27,7 @@ FEEDBACK_SOURCES = ("user-feedback", "human")
 #: Named ranges the dashboard offers, with the bucket width that gives 24-60 points each.
 RANGES: dict[str, tuple[timedelta, int]] = {
     "1h": (timedelta(hours=1), 60),
-    "24h": (timedelta(hours=24), 1800),
+    "24h": (timedelta(hours=24), 3600),
     "7d": (timedelta(days=7), 6 * 3600),
     "30d": (timedelta(days=30), 86400),
 }
@@ -85,10 +85,17 @@ class Dashboard:
     scores: list[ScoreSummary]
 
 
-def _epoch(conn: Connection, column: Any) -> ColumnElement[Any]:
+def epoch_seconds(conn: Connection, column: Any) -> ColumnElement[Any]:
+    """Whole Unix seconds of a timestamp column, in this dialect's SQL."""
     if conn.dialect.name == "sqlite":
         return cast(func.strftime("%s", column), Integer)
     return cast(func.floor(func.extract("epoch", column)), Integer)
+
+
+def latency_bin(conn: Connection) -> ColumnElement[Any]:
+    """The histogram bin of a span's duration (NULL when it has none)."""
+    _ensure_ln(conn)
+    return cast(func.ln(spans.c.duration_ms + 1.0) * _BINS_PER_LN, Integer)
 
 
 def _ensure_ln(conn: Connection) -> None:
@@ -133,44 +140,20 @@ def compute_dashboard(
     by_model: dict[str, Stats] = defaultdict(Stats)
     by_prompt: dict[str, Stats] = defaultdict(Stats)
     totals = Stats()
-    window = and_(
-        spans.c.project_id == project_id,
-        spans.c.start_time >= start,
-        spans.c.start_time < end,
-        spans.c.model.is_not(None),
-    )
+    hourly = bucket_seconds % 3600 == 0 and start.timestamp() % 3600 == 0 and end.timestamp() % 3600 == 0
+    if hourly:
+        from loopstack.monitor.rollups import refresh_rollups
+
+        refresh_rollups(store, project_id)
     with store.read() as conn:
-        _ensure_ln(conn)
-        bucket = (_epoch(conn, spans.c.start_time) // bucket_seconds).label("bucket")
-        is_error = case((spans.c.status_code == "ERROR", 1), else_=0)
-        rows = conn.execute(
-            select(
-                bucket,
-                spans.c.model,
-                spans.c.prompt_name,
-                spans.c.prompt_version,
-                func.count(),
-                func.sum(is_error),
-                func.coalesce(func.sum(spans.c.input_tokens), 0),
-                func.coalesce(func.sum(spans.c.output_tokens), 0),
-                func.coalesce(func.sum(spans.c.cost), 0.0),
+        if hourly:
+            _from_rollups(
+                conn, project_id, start, end, bucket_seconds, first, series, by_model, by_prompt, totals
             )
-            .where(window)
-            .group_by(bucket, spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
-        ).all()
-        for b, model, pname, pver, n, errs, tin, tout, cost in rows:
-            for target in (
-                series[int(b) - first],
-                by_model[str(model)],
-                by_prompt[prompt_key(pname, pver)],
-                totals,
-            ):
-                target.requests += int(n)
-                target.errors += int(errs or 0)
-                target.input_tokens += int(tin or 0)
-                target.output_tokens += int(tout or 0)
-                target.cost += float(cost or 0.0)
-        _latency(conn, window, bucket, first, series, by_model, by_prompt, totals)
+        else:
+            _from_spans(
+                conn, project_id, start, end, bucket_seconds, first, series, by_model, by_prompt, totals
+            )
         _feedback(conn, project_id, start, end, bucket_seconds, first, series, totals)
         summaries = _scores(conn, project_id, start, end, bucket_seconds, first, len(buckets))
     return Dashboard(
@@ -186,6 +169,95 @@ def compute_dashboard(
     )
 
 
+def _add(target: Stats, n: int, errs: int, tin: int, tout: int, cost: float) -> None:
+    target.requests += n
+    target.errors += errs
+    target.input_tokens += tin
+    target.output_tokens += tout
+    target.cost += cost
+
+
+def _from_rollups(
+    conn: Connection,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    bucket_seconds: int,
+    first: int,
+    series: list[Stats],
+    by_model: dict[str, Stats],
+    by_prompt: dict[str, Stats],
+    totals: Stats,
+) -> None:
+    """Fill every figure from the hourly rollups (whole-hour windows and buckets)."""
+    from loopstack.monitor.rollups import read_rollups
+
+    per_bucket: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    per_model: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    per_prompt: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    overall: dict[int, int] = defaultdict(int)
+    for hour, model, pname, pver, n, errs, tin, tout, cost, hist in read_rollups(
+        conn, project_id, start, end
+    ):
+        idx = hour * 3600 // bucket_seconds - first
+        pkey = prompt_key(pname or None, pver or None)
+        for target in (series[idx], by_model[model], by_prompt[pkey], totals):
+            _add(target, n, errs, tin, tout, cost)
+        for b, c in hist.items():
+            per_bucket[idx][b] += c
+            per_model[model][b] += c
+            per_prompt[pkey][b] += c
+            overall[b] += c
+    _fill_percentiles(series, by_model, by_prompt, totals, per_bucket, per_model, per_prompt, overall)
+
+
+def _from_spans(
+    conn: Connection,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    bucket_seconds: int,
+    first: int,
+    series: list[Stats],
+    by_model: dict[str, Stats],
+    by_prompt: dict[str, Stats],
+    totals: Stats,
+) -> None:
+    """Fill every figure straight from the spans (short windows, buckets under an hour)."""
+    window = and_(
+        spans.c.project_id == project_id,
+        spans.c.start_time >= start,
+        spans.c.start_time < end,
+        spans.c.model.is_not(None),
+    )
+    bucket = (epoch_seconds(conn, spans.c.start_time) // bucket_seconds).label("bucket")
+    is_error = case((spans.c.status_code == "ERROR", 1), else_=0)
+    rows = conn.execute(
+        select(
+            bucket,
+            spans.c.model,
+            spans.c.prompt_name,
+            spans.c.prompt_version,
+            func.count(),
+            func.sum(is_error),
+            func.coalesce(func.sum(spans.c.input_tokens), 0),
+            func.coalesce(func.sum(spans.c.output_tokens), 0),
+            func.coalesce(func.sum(spans.c.cost), 0.0),
+        )
+        .where(window)
+        .group_by(bucket, spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
+    ).all()
+    for b, model, pname, pver, n, errs, tin, tout, cost in rows:
+        for target in (
+            series[int(b) - first],
+            by_model[str(model)],
+            by_prompt[prompt_key(pname, pver)],
+            totals,
+        ):
+            _add(target, int(n), int(errs or 0), int(tin or 0), int(tout or 0), float(cost or 0.0))
+    _latency(conn, window, bucket, first, series, by_model, by_prompt, totals)
+
+
 def _latency(
     conn: Connection,
     window: ColumnElement[bool],
@@ -197,7 +269,7 @@ def _latency(
     totals: Stats,
 ) -> None:
     """Fill p50/p95 from histograms per bucket, per model and per prompt version."""
-    lat_bin = cast(func.ln(spans.c.duration_ms + 1.0) * _BINS_PER_LN, Integer).label("bin")
+    lat_bin = latency_bin(conn).label("bin")
     timed = and_(window, spans.c.duration_ms.is_not(None), spans.c.duration_ms >= 0)
     per_bucket: dict[int, dict[int, int]] = defaultdict(dict)
     per_model: dict[str, dict[int, int]] = defaultdict(dict)
@@ -218,6 +290,19 @@ def _latency(
         .group_by(spans.c.prompt_name, spans.c.prompt_version, lat_bin)
     ):
         per_prompt[prompt_key(pname, pver)][int(lb)] += int(n)
+    _fill_percentiles(series, by_model, by_prompt, totals, per_bucket, per_model, per_prompt, overall)
+
+
+def _fill_percentiles(
+    series: list[Stats],
+    by_model: dict[str, Stats],
+    by_prompt: dict[str, Stats],
+    totals: Stats,
+    per_bucket: dict[int, dict[int, int]],
+    per_model: dict[str, dict[int, int]],
+    per_prompt: dict[str, dict[int, int]],
+    overall: dict[int, int],
+) -> None:
     pairs: list[tuple[Stats, dict[int, int]]] = [(series[i], h) for i, h in per_bucket.items()]
     pairs += [(by_model[k], h) for k, h in per_model.items()]
     pairs += [(by_prompt[k], h) for k, h in per_prompt.items()]
@@ -237,7 +322,7 @@ def _feedback(
     series: list[Stats],
     totals: Stats,
 ) -> None:
-    bucket = (_epoch(conn, scores.c.created_at) // bucket_seconds).label("bucket")
+    bucket = (epoch_seconds(conn, scores.c.created_at) // bucket_seconds).label("bucket")
     negative = case((scores.c.value <= 0, 1), else_=0)
     rows = conn.execute(
         select(bucket, func.count(), func.sum(negative))
@@ -269,7 +354,7 @@ def _scores(
     n_buckets: int,
 ) -> list[ScoreSummary]:
     """Mean of each numeric or boolean production score, overall and per bucket."""
-    bucket = (_epoch(conn, scores.c.created_at) // bucket_seconds).label("bucket")
+    bucket = (epoch_seconds(conn, scores.c.created_at) // bucket_seconds).label("bucket")
     rows = conn.execute(
         select(scores.c.name, bucket, func.count(), func.sum(scores.c.value))
         .where(
@@ -305,6 +390,9 @@ def resolve_range(
         end = end or now
         span_s = max(60.0, (end - start).total_seconds())
         width = next((w for d, w in RANGES.values() if span_s <= d.total_seconds()), 86400)
+        if width >= 3600:  # whole hours, so the rollups can answer
+            start = datetime.fromtimestamp(int(start.timestamp()) // 3600 * 3600, UTC)
+            end = datetime.fromtimestamp(-(-int(end.timestamp()) // 3600) * 3600, UTC)
         return start, end, width
     delta, width = RANGES.get(name or "24h", RANGES["24h"])
     # Align the end to the next bucket edge so each bucket is whole and URLs stay cache-friendly.

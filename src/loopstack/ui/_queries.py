@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
@@ -21,6 +21,8 @@ from loopstack.store import Store
 from loopstack.store.tables import scores, spans
 
 PAGE_SIZE = 50
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -86,15 +88,23 @@ def _score_match(project_id: str, *conds: ColumnElement[bool]) -> ColumnElement[
 def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
     s2 = spans.alias("s2")
     conds: list[ColumnElement[bool]] = [spans.c.project_id == project_id, spans.c.parent_span_id.is_(None)]
-    if f.start is not None:
-        conds.append(spans.c.start_time >= f.start)
-    if f.end is not None:
-        conds.append(spans.c.start_time < f.end)
+    if f.session or f.user:  # selective: their own index finds the few rows, then a small sort
+        if f.start is not None:
+            conds.append(spans.c.start_time >= f.start)
+        if f.end is not None:
+            conds.append(spans.c.start_time < f.end)
+    else:
+        # Bound start_time on both sides so that, even without planner statistics, the database walks
+        # the (project_id, start_time) index newest-first and stops after one page instead of sorting.
+        conds.append(spans.c.start_time >= (f.start or _EARLIEST))
+        conds.append(spans.c.start_time < (f.end or _LATEST))
     if f.session:
         conds.append(spans.c.session_id == f.session)
     if f.user:
         conds.append(spans.c.user_id == f.user)
 
+    # Inside the correlated EXISTS, the trace is found by (project_id, trace_id). The `|| ''` and `+ 0`
+    # keep a planner without statistics from walking the model or prompt index instead, for every row.
     def any_span(*where: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists(
             select(1)
@@ -104,13 +114,13 @@ def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
         )
 
     if f.model:
-        conds.append(or_(spans.c.model == f.model, any_span(s2.c.model == f.model)))
+        conds.append(or_(spans.c.model == f.model, any_span(s2.c.model.concat("") == f.model)))
     if f.prompt:
         name, _, version = f.prompt.partition("@")
-        pc = [s2.c.prompt_name == name]
+        pc = [s2.c.prompt_name.concat("") == name]
         if version:
             try:
-                pc.append(s2.c.prompt_version == int(version))
+                pc.append(s2.c.prompt_version + 0 == int(version))
             except ValueError:
                 raise InvalidInput(
                     f"prompt filter {f.prompt!r}: the version after @ must be a number"
@@ -218,7 +228,11 @@ def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
     """Models and prompt versions seen in the most recent spans, to suggest in the filter inputs."""
     recent = (
         select(spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
-        .where(spans.c.project_id == project_id)
+        .where(
+            spans.c.project_id == project_id,
+            spans.c.start_time >= _EARLIEST,
+            spans.c.start_time < _LATEST,
+        )
         .order_by(spans.c.start_time.desc())
         .limit(5000)
         .subquery()

@@ -56,12 +56,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("spans", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_spans_project_id_ingested_at"), ["project_id", "ingested_at"], unique=False
+            batch_op.f("ix_spans_ingested_at_project_id"), ["ingested_at", "project_id"], unique=False
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("spans", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_spans_project_id_ingested_at"))
+        batch_op.drop_index(batch_op.f("ix_spans_ingested_at_project_id"))
     op.drop_table("rollup_watermarks")
     op.drop_table("span_rollups")

@@ -1,0 +1,207 @@
+"""Hourly rollups of model-call spans, folded in incrementally so dashboards stay fast at scale.
+
+``refresh_rollups`` reads only the spans ingested since the project's watermark (an index on
+``ingested_at``), groups them by hour, model, prompt version and latency bin in SQL, and merges the
+result into ``span_rollups``. Keying on ingest time, not start time, means a span that arrives late
+still lands in the hour it started. The watermark stops ``GRACE`` short of now so a batch whose
+transaction commits a moment after its ``ingested_at`` stamp is not skipped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, select, text, update
+from sqlalchemy.engine import Connection
+
+from loopstack.store import Store, utcnow
+from loopstack.store.tables import rollup_watermarks, span_rollups, spans
+
+GRACE = timedelta(seconds=2)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PG_LOCK = 7_460_302  # serialises concurrent refreshes on PostgreSQL (SQLite writers already queue)
+
+Key = tuple[int, str, str, int]
+
+
+def encode_hist(hist: dict[int, int]) -> str:
+    return ",".join(f"{b}:{n}" for b, n in sorted(hist.items()))
+
+
+def decode_hist(raw: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    if raw:
+        for part in raw.split(","):
+            b, _, n = part.partition(":")
+            out[int(b)] = int(n)
+    return out
+
+
+def refresh_rollups(store: Store, project_id: str, now: datetime | None = None) -> int:
+    """Fold spans ingested since the watermark into ``span_rollups``; how many spans were folded."""
+
+    upto = (now or utcnow()) - GRACE
+    with store.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+        since = conn.execute(
+            select(rollup_watermarks.c.ingested_until).where(rollup_watermarks.c.project_id == project_id)
+        ).scalar()
+        start = since or _EPOCH
+        if start >= upto:
+            return 0
+        rows = _grouped(conn, project_id, start, upto)
+        folded = _merge(conn, project_id, rows)
+        if since is None:
+            conn.execute(insert(rollup_watermarks).values(project_id=project_id, ingested_until=upto))
+        else:
+            conn.execute(
+                update(rollup_watermarks)
+                .where(rollup_watermarks.c.project_id == project_id)
+                .values(ingested_until=upto)
+            )
+    return folded
+
+
+def _grouped(
+    conn: Connection,
+    project_id: str,
+    after: datetime,
+    upto: datetime | None,
+    *,
+    window: tuple[datetime, datetime] | None = None,
+) -> Sequence[Any]:
+    """Model-call spans ingested in (after, upto], grouped by hour, model, prompt version and latency bin."""
+    from loopstack.monitor.aggregates import epoch_seconds, latency_bin
+
+    hour = (epoch_seconds(conn, spans.c.start_time) // 3600).label("hour")
+    lbin = latency_bin(conn).label("bin")
+    where = [spans.c.project_id == project_id, spans.c.ingested_at > after, spans.c.model.is_not(None)]
+    if upto is not None:
+        where.append(spans.c.ingested_at <= upto)
+    if window is not None:
+        where += [spans.c.start_time >= window[0], spans.c.start_time < window[1]]
+    return conn.execute(
+        select(
+            hour,
+            spans.c.model,
+            func.coalesce(spans.c.prompt_name, ""),
+            func.coalesce(spans.c.prompt_version, 0),
+            lbin,
+            func.count(),
+            func.sum(case((spans.c.status_code == "ERROR", 1), else_=0)),
+            func.coalesce(func.sum(spans.c.input_tokens), 0),
+            func.coalesce(func.sum(spans.c.output_tokens), 0),
+            func.coalesce(func.sum(spans.c.cost), 0.0),
+        )
+        .where(*where)
+        .group_by(hour, spans.c.model, spans.c.prompt_name, spans.c.prompt_version, lbin)
+    ).all()
+
+
+def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
+    acc: dict[Key, list[Any]] = {}
+    folded = 0
+    for h, model, pname, pver, b, n, errs, tin, tout, cost in rows:
+        key = (int(h), str(model), str(pname), int(pver))
+        cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, defaultdict(int)])
+        cur[0] += int(n)
+        cur[1] += int(errs or 0)
+        cur[2] += int(tin or 0)
+        cur[3] += int(tout or 0)
+        cur[4] += float(cost or 0.0)
+        if b is not None:
+            cur[5][int(b)] += int(n)
+        folded += int(n)
+    if not acc:
+        return 0
+    hours = sorted({k[0] for k in acc})
+    r = span_rollups.c
+    for chunk in (hours[i : i + 500] for i in range(0, len(hours), 500)):
+        existing = conn.execute(
+            select(span_rollups).where(r.project_id == project_id, r.hour.in_(chunk))
+        ).mappings()
+        for row in existing:
+            key = (row["hour"], row["model"], row["prompt_name"], row["prompt_version"])
+            cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, defaultdict(int)])
+            cur[0] += row["requests"]
+            cur[1] += row["errors"]
+            cur[2] += row["input_tokens"]
+            cur[3] += row["output_tokens"]
+            cur[4] += row["cost"]
+            for b, n in decode_hist(row["latency_hist"]).items():
+                cur[5][b] += n
+    for chunk in (hours[i : i + 500] for i in range(0, len(hours), 500)):
+        conn.execute(delete(span_rollups).where(r.project_id == project_id, r.hour.in_(chunk)))
+    conn.execute(
+        insert(span_rollups),
+        [
+            {
+                "project_id": project_id,
+                "hour": k[0],
+                "model": k[1],
+                "prompt_name": k[2],
+                "prompt_version": k[3],
+                "requests": v[0],
+                "errors": v[1],
+                "input_tokens": v[2],
+                "output_tokens": v[3],
+                "cost": v[4],
+                "latency_hist": encode_hist(v[5]),
+            }
+            for k, v in acc.items()
+        ],
+    )
+    return folded
+
+
+Row = tuple[int, str, str, int, int, int, int, int, float, dict[int, int]]
+
+
+def read_rollups(conn: Connection, project_id: str, start: datetime, end: datetime) -> list[Row]:
+    """Rollup rows for the whole hours in [start, end), plus the spans ingested after the watermark
+    (the last few seconds, not folded in yet) so a dashboard never lags behind ingest."""
+    r = span_rollups.c
+    first, last = int(start.timestamp()) // 3600, int(end.timestamp()) // 3600
+    out: list[Row] = [
+        (row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], decode_hist(row[9]))
+        for row in conn.execute(
+            select(
+                r.hour,
+                r.model,
+                r.prompt_name,
+                r.prompt_version,
+                r.requests,
+                r.errors,
+                r.input_tokens,
+                r.output_tokens,
+                r.cost,
+                r.latency_hist,
+            ).where(and_(r.project_id == project_id, r.hour >= first, r.hour < last))
+        )
+    ]
+    since = conn.execute(
+        select(rollup_watermarks.c.ingested_until).where(rollup_watermarks.c.project_id == project_id)
+    ).scalar()
+    for h, model, pname, pver, b, n, errs, tin, tout, cost in _grouped(
+        conn, project_id, since or _EPOCH, None, window=(start, end)
+    ):
+        hist = {} if b is None else {int(b): int(n)}
+        out.append(
+            (
+                int(h),
+                str(model),
+                str(pname),
+                int(pver),
+                int(n),
+                int(errs or 0),
+                int(tin or 0),
+                int(tout or 0),
+                float(cost or 0.0),
+                hist,
+            )
+        )
+    return out

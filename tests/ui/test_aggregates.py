@@ -1,0 +1,78 @@
+"""Dashboard aggregates: the figures a user reads, from raw spans and from the hourly rollups alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from loopstack.monitor import compute_dashboard, resolve_range
+from loopstack.monitor.rollups import refresh_rollups
+from loopstack.store import Store
+from loopstack.store.scores import ScoreInput, add_score
+from ui.helpers import add_trace
+
+NOW = datetime.now(UTC)
+
+
+def _seed(store: Store, pid: str) -> list[str]:
+    t = NOW - timedelta(minutes=20)
+    return [
+        add_trace(store, pid, start=t, latency_ms=100, tokens=(10, 1), cost=0.01),
+        add_trace(store, pid, start=t, latency_ms=200, tokens=(20, 2), cost=0.02, prompt=("triage", 2)),
+        add_trace(
+            store, pid, start=t, latency_ms=900, tokens=(30, 3), cost=0.03, model="local/x", error=True
+        ),
+    ]
+
+
+@pytest.mark.parametrize("rng", ["1h", "24h", "7d"])
+def test_dashboard_figures(store: Store, rng: str) -> None:
+    pid = store.project_id("default")
+    traces = _seed(store, pid)
+    add_score(
+        store, pid, ScoreInput(trace_id=traces[0], name="feedback", value=False, source="user-feedback")
+    )
+    add_score(store, pid, ScoreInput(trace_id=traces[1], name="helpfulness", value=0.5, source="llm"))
+    add_score(store, pid, ScoreInput(trace_id=traces[2], name="helpfulness", value=1.0, source="llm"))
+    start, end, width = resolve_range(rng)
+    d = compute_dashboard(store, pid, start, end, width)
+    t = d.totals
+    assert (t.requests, t.errors, t.input_tokens, t.output_tokens) == (3, 1, 60, 6)
+    assert t.cost == pytest.approx(0.06)
+    assert t.p50_ms == pytest.approx(200, rel=0.03)
+    assert t.p95_ms == pytest.approx(900, rel=0.03)
+    assert (t.feedback, t.negative_feedback) == (1, 1)
+    assert t.feedback_rate == pytest.approx(1 / 3)
+    assert set(d.by_model) == {"openai/gpt-4o-mini", "local/x"}
+    assert d.by_model["local/x"].error_rate == 1.0
+    assert d.by_prompt["triage@1"].requests == 2 and d.by_prompt["triage@2"].requests == 1
+    means = {s.name: s.mean for s in d.scores}
+    assert means["helpfulness"] == pytest.approx(0.75)
+    assert sum(s.requests for s in d.series) == 3
+
+
+def test_rollups_fold_each_span_once_and_see_the_newest(store: Store) -> None:
+    pid = store.project_id("default")
+    _seed(store, pid)
+    start, end, width = resolve_range("24h")
+    assert compute_dashboard(store, pid, start, end, width).totals.requests == 3
+    # A span that arrives late (started an hour ago, ingested now) is counted right away ...
+    add_trace(store, pid, start=NOW - timedelta(hours=1), latency_ms=50)
+    assert compute_dashboard(store, pid, start, end, width).totals.requests == 4
+    # ... and once folded into the rollups it is still counted once.
+    assert refresh_rollups(store, pid, now=datetime.now(UTC) + timedelta(seconds=5)) > 0
+    assert refresh_rollups(store, pid, now=datetime.now(UTC) + timedelta(seconds=5)) == 0
+    d = compute_dashboard(store, pid, start, end, width)
+    assert d.totals.requests == 4
+    assert sum(s.requests for s in d.series) == 4
+
+
+def test_spans_outside_the_window_or_project_are_not_counted(store: Store) -> None:
+    pid, other = store.project_id("default"), store.project_id("other")
+    add_trace(store, pid, start=NOW - timedelta(days=3))
+    add_trace(store, other, start=NOW - timedelta(minutes=5))
+    start, end, width = resolve_range("24h")
+    assert compute_dashboard(store, pid, start, end, width).totals.requests == 0
+    start, end, width = resolve_range("7d")
+    assert compute_dashboard(store, pid, start, end, width).totals.requests == 1
