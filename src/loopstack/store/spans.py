@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, func, select
@@ -143,24 +144,25 @@ def _time(ns: int | None) -> datetime | None:
 
 
 _MISSING = object()
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 #: (model string, day) -> price row of the models layer (or None); refreshed every minute.
 _prices: dict[tuple[str, date], Any] = {}
 _prices_at = 0.0
-_pricing: tuple[Callable[..., Any], type[Any]] | None = None
+_pricing: Callable[..., Any] | None = None
 _pricing_loaded = False
 
 
-def _pricing_api() -> tuple[Callable[..., Any], type[Any]] | None:
-    """``price_for`` and ``Usage`` of the models layer, imported on first use (None if absent)."""
+def _pricing_api() -> Callable[..., Any] | None:
+    """``price_for`` of the models layer, imported on first use (None if absent)."""
     global _pricing, _pricing_loaded
     if not _pricing_loaded:
         _pricing_loaded = True
         try:
-            from loopstack.models import Usage, price_for
+            from loopstack.models import price_for
         except ImportError:
             _pricing = None
         else:
-            _pricing = (price_for, Usage)
+            _pricing = price_for
     return _pricing
 
 
@@ -177,10 +179,9 @@ def estimate_cost(
     global _prices_at
     if not model or (usage.get("input_tokens") is None and usage.get("output_tokens") is None):
         return None
-    api = _pricing_api()
-    if api is None:
+    price_for = _pricing_api()
+    if price_for is None:
         return None
-    price_for, usage_type = api
     name = model if "/" in model or not provider else f"{provider.lower()}/{model}"
     now = time.monotonic()
     if now - _prices_at > 60:
@@ -195,8 +196,9 @@ def estimate_cost(
                 _prices[key] = price
         if price is None:
             return None
-        # model_construct: the counts are ints already; validation would cost more than the arithmetic
-        return float(price.cost(usage_type.model_construct(**{k: v or 0 for k, v in usage.items()})))
+        # Price.cost reads four attributes; a namespace of ints avoids building a validated model per span.
+        counts = SimpleNamespace(**{name: usage.get(name) or 0 for name in _USAGE_FIELDS})
+        return float(price.cost(counts))
     except Exception:  # noqa: BLE001 - an unknown model or a bad price file is not an ingest error
         return None
 
