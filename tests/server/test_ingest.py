@@ -264,3 +264,11 @@ async def test_the_server_does_not_trace_itself_into_its_store(store: Store) -> 
     loopstack.tracing.shutdown()
     app.state.writer.close()
     assert [r["name"] for r in _rows(store)] == ["only-this"]
+
+
+async def test_json_ids_in_base64_are_accepted_too(client: httpx.AsyncClient, store: Store) -> None:
+    # protobuf's generic JSON mapping (MessageToJson) writes bytes as base64, not the OTLP hex.
+    span = _json_span("AQIDBAUGBwgJCgsMDQ4PEA==", "AQIDBAUGBwg=", name="b64")
+    assert (await client.post("/v1/traces", content=_json_body(span), headers=JSON)).status_code == 200
+    (row,) = _rows(store)
+    assert (row["trace_id"], row["span_id"]) == ("0102030405060708090a0b0c0d0e0f10", "0102030405060708")

@@ -8,6 +8,7 @@ partial-success rules ask.
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,9 +207,17 @@ def _enum(value: Any, names: tuple[str, ...], prefix: str) -> str:
 
 
 def _json_id(value: Any, size: int) -> str | None:
+    """A hex id (the OTLP JSON mapping), or base64 as protobuf's generic JSON mapping writes bytes."""
     if not isinstance(value, str):
         return None
-    return _hex_id(value.lower(), size)
+    found = _hex_id(value.lower(), size)
+    if found is None and len(value) == (12 if size == 16 else 24):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        found = _hex_id(raw.hex(), size) if len(raw) * 2 == size else None
+    return found
 
 
 def decode_json(body: bytes) -> Decoded:
