@@ -255,11 +255,13 @@ def flush(timeout: float | None = None) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> bool:
-    """Flush and stop exporting (spans ended later are dropped); bounded like ``flush``."""
+    """Flush and stop exporting (spans ended later are dropped until ``init`` is called again).
+
+    Bounded like ``flush``. Decorated calls after it do not re-initialise tracing on their own.
+    """
     with state.lock:
         target = state.switch.target
         state.switch.target = None
-        state.initialized = False
     if target is None:
         return True
     return _bounded(target.shutdown, state.flush_timeout if timeout is None else timeout)
