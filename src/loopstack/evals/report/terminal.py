@@ -158,9 +158,19 @@ def print_comparison_items(
     table.add_column(f"baseline: {escape(comparison.baseline.label)}", max_width=width, overflow="fold")
     table.add_column(f"candidate: {escape(comparison.candidate.label)}", max_width=width, overflow="fold")
     for key, epoch, base, cand, names in regressed:
-        label = key if epoch == 0 else f"{key} (epoch {epoch})"
-        table.add_row(escape(label), escape(", ".join(names)), _output(base), _output(cand))
+        label = escape(key if epoch == 0 else f"{key} (epoch {epoch})")
+        ref = base or cand
+        if ref is not None:
+            label += f"\n[dim]{escape(_short(ref.input))}\nexpected: {escape(_short(ref.expected))}[/dim]"
+        table.add_row(label, escape(", ".join(names)), _output(base), _output(cand))
     console.print(table)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _output(item: Any) -> str:
