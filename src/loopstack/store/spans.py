@@ -67,17 +67,19 @@ class SpanRecord:
 
 def _first(attrs: Mapping[str, Any], keys: Sequence[str]) -> Any:
     for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return value
+        if key in attrs:
+            value = attrs[key]
+            if value is not None and value != "":
+                return value
     return None
 
 
 def _first_key(attrs: Mapping[str, Any], keys: Sequence[str]) -> str | None:
     for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return key
+        if key in attrs:
+            value = attrs[key]
+            if value is not None and value != "":
+                return key
     return None
 
 
