@@ -223,3 +223,53 @@ def test_an_unknown_model_fails_before_any_run_is_created(tmp_path: Path) -> Non
     with pytest.raises(LoopstackError, match="nosuchprovider"):
         evaluate(suite)
     assert RunRepository(get_store()).list_runs() == []
+
+
+def test_a_run_records_the_stored_dataset_version_and_the_git_commit(tmp_path: Path) -> None:
+    import subprocess
+
+    from loopstack.store.datasets import DatasetItem, DatasetRepository
+
+    repo = DatasetRepository(get_store())
+    repo.push("reviews", [DatasetItem(key=k, input={"review": t}, expected=e) for k, t, e in REVIEWS])
+    repo.push("reviews", [DatasetItem(key="only", input={"review": "love"}, expected="positive")])
+    get_model("mock/pinned", fn=_classifier({"love": "positive", "hate": "negative"}))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: reviews@1\nprompts:\n  - messages: [{role: user, content: '{{ review }}'}]\n"
+        "models: [mock/pinned]\nscorers: [exact_match]\n"
+    )
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "suite.yaml"], check=True)
+    subprocess.run([*git, "commit", "-qm", "suite"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    result = evaluate(suite)
+    run = result.runs[0].run
+    assert run.dataset_id == repo.get("reviews").id and run.dataset_version == 1
+    assert result.runs[0]["exact_match"].n == 8  # version 1's eight items, not the current single one
+    assert run.git_sha == head
+
+
+def test_the_progress_bar_shows_items_done_and_cost(tmp_path: Path) -> None:
+    import asyncio
+    import io
+
+    from rich.console import Console
+
+    from loopstack.evals.runner import run_suite
+
+    get_model("mock/progress", fn=lambda r: "positive")
+    suite = _suite(
+        tmp_path,
+        "dataset: reviews.jsonl\nprompts:\n  - messages: [{role: user, content: '{{ review }}'}]\n"
+        "models: [mock/progress]\n",
+    )
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    asyncio.run(run_suite(suite, progress=True, console=console))
+    text = buf.getvalue()
+    assert "8/8" in text and "$0.0000" in text and "ETA" in text
