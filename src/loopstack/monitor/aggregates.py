@@ -109,7 +109,16 @@ def _ensure_ln(conn: Connection) -> None:
         raw.create_function("ln", 1, math.log, deterministic=True)  # type: ignore[union-attr]
 
 
-def _percentile(hist: dict[int, int], q: float) -> float | None:
+def _percentile(hist: Any, q: float) -> float | None:
+    """The q-quantile of a histogram: a {bin: count} dict, or a numpy array of counts by bin."""
+    if not isinstance(hist, dict):
+        import numpy as np
+
+        cum = np.cumsum(hist)
+        if not len(cum) or not cum[-1]:
+            return None
+        b = int(np.searchsorted(cum, max(1, math.ceil(q * int(cum[-1])))))
+        return max(0.0, math.exp((b + 0.5) / _BINS_PER_LN) - 1.0)
     total = sum(hist.values())
     if not total:
         return None
@@ -154,8 +163,7 @@ def compute_dashboard(
             _from_spans(
                 conn, project_id, start, end, bucket_seconds, first, series, by_model, by_prompt, totals
             )
-        _feedback(conn, project_id, start, end, bucket_seconds, first, series, totals)
-        summaries = _scores(conn, project_id, start, end, bucket_seconds, first, len(buckets))
+        summaries = _score_figures(conn, project_id, start, end, bucket_seconds, first, series, totals)
     return Dashboard(
         start=start,
         end=end,
@@ -190,12 +198,16 @@ def _from_rollups(
     totals: Stats,
 ) -> None:
     """Fill every figure from the hourly rollups (whole-hour windows and buckets)."""
-    from loopstack.monitor.rollups import read_rollups
+    import numpy as np
 
-    per_bucket: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    per_model: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    per_prompt: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    overall: dict[int, int] = defaultdict(int)
+    from loopstack.monitor.rollups import NBINS, read_rollups
+
+    def zeros() -> Any:
+        return np.zeros(NBINS, dtype=np.int64)
+
+    per_bucket: dict[int, Any] = defaultdict(zeros)
+    per_model: dict[str, Any] = defaultdict(zeros)
+    per_prompt: dict[str, Any] = defaultdict(zeros)
     for hour, model, pname, pver, n, errs, tin, tout, cost, hist in read_rollups(
         conn, project_id, start, end
     ):
@@ -203,11 +215,13 @@ def _from_rollups(
         pkey = prompt_key(pname or None, pver or None)
         for target in (series[idx], by_model[model], by_prompt[pkey], totals):
             _add(target, n, errs, tin, tout, cost)
-        for b, c in hist.items():
-            per_bucket[idx][b] += c
-            per_model[model][b] += c
-            per_prompt[pkey][b] += c
-            overall[b] += c
+        if hist is not None:
+            lo, counts = hist
+            hi = lo + len(counts)
+            per_bucket[idx][lo:hi] += counts
+            per_model[model][lo:hi] += counts
+            per_prompt[pkey][lo:hi] += counts
+    overall = sum(per_bucket.values(), zeros())
     _fill_percentiles(series, by_model, by_prompt, totals, per_bucket, per_model, per_prompt, overall)
 
 
@@ -298,12 +312,12 @@ def _fill_percentiles(
     by_model: dict[str, Stats],
     by_prompt: dict[str, Stats],
     totals: Stats,
-    per_bucket: dict[int, dict[int, int]],
-    per_model: dict[str, dict[int, int]],
-    per_prompt: dict[str, dict[int, int]],
-    overall: dict[int, int],
+    per_bucket: dict[int, Any],
+    per_model: dict[str, Any],
+    per_prompt: dict[str, Any],
+    overall: Any,
 ) -> None:
-    pairs: list[tuple[Stats, dict[int, int]]] = [(series[i], h) for i, h in per_bucket.items()]
+    pairs: list[tuple[Stats, Any]] = [(series[i], h) for i, h in per_bucket.items()]
     pairs += [(by_model[k], h) for k, h in per_model.items()]
     pairs += [(by_prompt[k], h) for k, h in per_prompt.items()]
     pairs.append((totals, overall))
@@ -312,7 +326,7 @@ def _fill_percentiles(
         target.p95_ms = _percentile(hist, 0.95)
 
 
-def _feedback(
+def _score_figures(
     conn: Connection,
     project_id: str,
     start: datetime,
@@ -321,63 +335,52 @@ def _feedback(
     first: int,
     series: list[Stats],
     totals: Stats,
-) -> None:
+) -> list[ScoreSummary]:
+    """Feedback counts and the mean of each numeric or boolean production score, in one scan."""
     bucket = (epoch_seconds(conn, scores.c.created_at) // bucket_seconds).label("bucket")
+    is_feedback = case((scores.c.source.in_(FEEDBACK_SOURCES), 1), else_=0).label("fb")
     negative = case((scores.c.value <= 0, 1), else_=0)
     rows = conn.execute(
-        select(bucket, func.count(), func.sum(negative))
+        select(
+            scores.c.name,
+            is_feedback,
+            bucket,
+            func.count(),
+            func.count(scores.c.value),
+            func.sum(scores.c.value),
+            func.sum(negative),
+        )
         .where(
             scores.c.project_id == project_id,
             scores.c.created_at >= start,
             scores.c.created_at < end,
-            scores.c.source.in_(FEEDBACK_SOURCES),
             scores.c.target_type.in_(("span", "trace")),
         )
-        .group_by(bucket)
-    )
-    for b, n, neg in rows:
-        idx = int(b) - first
-        if 0 <= idx < len(series):
-            series[idx].feedback += int(n)
-            series[idx].negative_feedback += int(neg or 0)
-        totals.feedback += int(n)
-        totals.negative_feedback += int(neg or 0)
-
-
-def _scores(
-    conn: Connection,
-    project_id: str,
-    start: datetime,
-    end: datetime,
-    bucket_seconds: int,
-    first: int,
-    n_buckets: int,
-) -> list[ScoreSummary]:
-    """Mean of each numeric or boolean production score, overall and per bucket."""
-    bucket = (epoch_seconds(conn, scores.c.created_at) // bucket_seconds).label("bucket")
-    rows = conn.execute(
-        select(scores.c.name, bucket, func.count(), func.sum(scores.c.value))
-        .where(
-            scores.c.project_id == project_id,
-            scores.c.created_at >= start,
-            scores.c.created_at < end,
-            scores.c.value.is_not(None),
-            scores.c.target_type.in_(("span", "trace")),
-        )
-        .group_by(scores.c.name, bucket)
+        .group_by(scores.c.name, is_feedback, bucket)
     ).all()
+    n_buckets = len(series)
     acc: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
-    for name, b, n, total in rows:
-        acc[str(name)].append((int(b) - first, int(n), float(total or 0.0)))
+    for name, fb, b, n, n_values, total, neg in rows:
+        idx = int(b) - first
+        if fb:
+            if 0 <= idx < n_buckets:
+                series[idx].feedback += int(n)
+                series[idx].negative_feedback += int(neg or 0)
+            totals.feedback += int(n)
+            totals.negative_feedback += int(neg or 0)
+        if n_values:
+            acc[str(name)].append((idx, int(n_values), float(total or 0.0)))
     out = []
     for name, parts in sorted(acc.items()):
         count = sum(n for _, n, _ in parts)
-        mean = sum(t for _, _, t in parts) / count
-        per: list[float | None] = [None] * n_buckets
+        per_n = [0] * n_buckets
+        per_t = [0.0] * n_buckets
         for idx, n, total in parts:
             if 0 <= idx < n_buckets:
-                per[idx] = total / n
-        out.append(ScoreSummary(name=name, count=count, mean=mean, series=per))
+                per_n[idx] += n
+                per_t[idx] += total
+        per: list[float | None] = [t / n if n else None for n, t in zip(per_n, per_t, strict=True)]
+        out.append(ScoreSummary(name=name, count=count, mean=sum(t for _, _, t in parts) / count, series=per))
     return out
 
 
