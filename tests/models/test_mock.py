@@ -105,7 +105,10 @@ def test_prompt_messages_carry_attribution_onto_the_request() -> None:
 
 async def test_cache_replays_and_counts_hits(store: Store) -> None:
     model = get_model("mock/c", outputs=["fresh", "second"])
+    assert not model.is_cached("q", temperature=0, store=store)
     first = await model.generate("q", temperature=0, cache=True, store=store)
+    assert model.is_cached("q", temperature=0, store=store)
+    assert not model.is_cached("q", temperature=0.5, store=store)
     again = await model.generate("q", temperature=0, cache=True, store=store)
     other_epoch = await model.generate("q", temperature=0, epoch=1, cache=True, store=store)
     assert (first.text, first.cached) == ("fresh", False)

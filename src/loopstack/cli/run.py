@@ -92,13 +92,22 @@ def run(
         click.echo(chunk, nl=False)
         sys.stdout.flush()
 
-    response = asyncio.run(
-        target.generate(composed.request, cache=not no_cache, store=store, on_text=None if as_json else show)
-    )
+    async def answer() -> Any:
+        load = getattr(target.provider, "load", None)
+        needs_model = no_cache or not target.is_cached(composed.request, store=store)
+        if load is not None and needs_model and not getattr(target.provider, "loaded", True):
+            click.secho(f"Loading {target.name} …", dim=True, err=True)
+            await load()
+        return await target.generate(
+            composed.request, cache=not no_cache, store=store, on_text=None if as_json else show
+        )
+
+    response = asyncio.run(answer())
     if as_json:
         click.echo(json.dumps(response.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
     click.echo()
+    sys.stdout.flush()
     click.secho(_summary(response), dim=True, err=True)
 
 

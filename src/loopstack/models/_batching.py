@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopstack.errors import LoopstackError
 from loopstack.models._errors import ContextTooLong, ProviderError
 from loopstack.models._types import ModelRequest, ModelResponse, Usage
 
@@ -108,8 +109,13 @@ class Engine:
         started = time.perf_counter()
         try:
             self.model, self.tokenizer = self._load()
-        except BaseException as exc:  # noqa: BLE001 - reported to every caller
+        except LoopstackError as exc:
             self.load_error = exc
+        except BaseException as exc:  # noqa: BLE001 - reported to every caller, as one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.load_error = ProviderError(
+                f"local/{self.name}: cannot load the model: {first}", provider="local"
+            )
         self.load_seconds = time.perf_counter() - started
         self.loaded.set()
         while True:

@@ -36,6 +36,11 @@ class ResponseCache:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def peek(self, key: str) -> bool:
+        """Whether ``key`` is cached (no hit counted)."""
+        with self.store.read() as conn:
+            return conn.execute(select(model_cache.c.key).where(model_cache.c.key == key)).first() is not None
+
     def get(self, key: str) -> ModelResponse | None:
         """The cached response for ``key`` (hit counted), or None."""
         with self.store.read() as conn:

@@ -218,6 +218,11 @@ class LocalProvider(Provider):
     def limit_key(self) -> str:
         return f"local:{self.folder}/{self.gguf_file or ''}"
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory already (the first request otherwise waits for the load)."""
+        return self.engine.loaded.is_set()
+
     async def load(self) -> float:
         """Load the model now (otherwise the first request does); returns the load time in seconds."""
         self.engine.start()

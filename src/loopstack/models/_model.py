@@ -77,6 +77,16 @@ class Model:
         end_span_ok(span, response)
         return response
 
+    def is_cached(self, request: RequestLike, *, store: Store | None = None, **params: Any) -> bool:
+        """Whether ``generate(request, cache=True)`` would replay a stored answer (no hit is counted)."""
+        if not isinstance(request, ModelRequest):
+            request = ModelRequest.of(request, **params)
+        if store is None:
+            from loopstack.store import get_store
+
+            store = get_store()
+        return ResponseCache(store).peek(cache_key(self.provider.name, self.provider.model, request))
+
     async def _generate(
         self, request: ModelRequest, cache: bool, store: Store | None, on_text: TextCallback | None
     ) -> ModelResponse:
