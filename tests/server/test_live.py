@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 import orjson
+import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
@@ -16,7 +17,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from server_helpers import JSON, PROTOBUF, LiveServer, otlp_protobuf
 from sqlalchemy import select
 
+import loopstack
+from loopstack.config import get_settings
+from loopstack.errors import ConfigError
 from loopstack.store import get_store
+from loopstack.store.keys import create_key
 from loopstack.store.tables import spans
 
 
@@ -74,6 +79,27 @@ def test_json_and_rest_over_a_real_socket_and_bad_payloads_do_not_hurt(
         score = {"trace_id": span["traceId"], "name": "thumbs", "value": "up"}
         assert client.post("/api/scores", json=score).status_code == 201
         assert client.get("/api/scores").json()["items"][0]["value"] == 1.0
+
+
+def test_feedback_from_the_sdk_reaches_a_keyed_server(
+    live_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, _ = create_key(get_store(), "app", "shop")
+    server = live_server()
+    monkeypatch.setenv("LOOPSTACK_ENDPOINT", server.url)
+    monkeypatch.setenv("LOOPSTACK_API_KEY", key)
+    get_settings.cache_clear()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    stored = loopstack.feedback(trace_id, "accepted", True)
+    assert (stored["value"], stored["data_type"]) == (1.0, "boolean")
+    listed = httpx.get(
+        f"{server.url}/api/scores", headers={"authorization": f"Bearer {key}"}, timeout=10
+    ).json()["items"]
+    assert [(s["trace_id"], s["name"]) for s in listed] == [(trace_id, "accepted")]
+    monkeypatch.setenv("LOOPSTACK_API_KEY", "lsk_wrong")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="refused LOOPSTACK_API_KEY"):
+        loopstack.feedback(trace_id, "accepted", True)
 
 
 def test_every_acknowledged_span_survives_sigkill(live_server: Callable[..., LiveServer]) -> None:

@@ -6,6 +6,7 @@ OTLP/HTTP, or straight into the local store when no endpoint is configured.
 
 from loopstack.tracing._capture import Capture
 from loopstack.tracing._context import context
+from loopstack.tracing._feedback import feedback
 from loopstack.tracing._observe import SpanHandle, current_span_id, current_trace_id, observe, span
 from loopstack.tracing._openai import instrument_openai
 from loopstack.tracing._setup import dropped_spans, ensure_init, flush, init, shutdown
@@ -18,6 +19,7 @@ __all__ = [
     "current_trace_id",
     "dropped_spans",
     "ensure_init",
+    "feedback",
     "flush",
     "init",
     "instrument_openai",
