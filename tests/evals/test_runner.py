@@ -273,3 +273,24 @@ def test_the_progress_bar_shows_items_done_and_cost(tmp_path: Path) -> None:
     asyncio.run(run_suite(suite, progress=True, console=console))
     text = buf.getvalue()
     assert "8/8" in text and "$0.0000" in text and "ETA" in text
+
+
+def test_columns_gather_several_gold_columns_into_the_expected_object(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "review": "love it", "sentiment": "positive", "topic": "praise", "split": "test"},
+        {"id": "b", "review": "crashes", "sentiment": "negative", "topic": "bug", "split": "test"},
+    ]
+    _dataset(tmp_path, rows)
+    get_model("mock/json", fn=lambda r: '{"sentiment": "positive", "topic": "bug"}')
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: reviews.jsonl\ncolumns:\n  input: [review]\n  expected: [sentiment, topic]\n"
+        "prompts:\n  - messages: [{role: user, content: '{{ review }}'}]\nmodels: [mock/json]\n"
+        "scorers:\n  - scorer: json_field_match\n    name: fields\n"
+    )
+    result = evaluate(suite)
+    assert result["fields"].mean == 0.5
+    assert result["fields.sentiment"].mean == 0.5 and result["fields.topic"].mean == 0.5
+    items = RunRepository(get_store()).items(result.runs[0].run.id)
+    assert items[0].expected == {"sentiment": "positive", "topic": "praise"}
+    assert items[0].input == {"review": "love it"}

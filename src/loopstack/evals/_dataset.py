@@ -39,17 +39,41 @@ def _plan(label: str, items: list[DatasetItem], suite: Suite, **kw: object) -> D
     return DatasetPlan(label=label, items=plan_items, **kw)  # type: ignore[arg-type]
 
 
-def _file_items(path: Path) -> list[DatasetItem]:
+def _file_items(path: Path, suite: Suite) -> list[DatasetItem]:
+    from dataclasses import replace
+
     from loopstack.evals.datasets import Dataset
 
-    return Dataset.load(path).items
+    cols = suite.columns
+    if cols is None:
+        return Dataset.load(path).items
+    gathered = cols.expected if isinstance(cols.expected, list) else None
+    items = Dataset.load(
+        path,
+        input=cols.input,
+        id=cols.id,
+        split=cols.split,
+        expected="expected" if gathered is not None else str(cols.expected),
+    ).items
+    if gathered is None:
+        return items
+    out = []
+    for n, it in enumerate(items, start=1):
+        meta = dict(it.metadata)
+        missing = [c for c in gathered if c not in meta and c not in it.input]
+        if missing:
+            raise InvalidInput(f"{path.name} row {n}: expected column {missing[0]!r} is missing")
+        inputs = dict(it.input)
+        expected = {c: meta.pop(c) if c in meta else inputs.pop(c) for c in gathered}
+        out.append(replace(it, input=inputs, expected=expected, metadata=meta))
+    return out
 
 
 def load_dataset(suite: Suite, store: Store, project: str) -> DatasetPlan:
     """The items a suite runs on, with the dataset id and version a run records."""
     path = suite.dataset_file()
     if path is not None:
-        return _plan(path.name, _file_items(path), suite, file=str(path))
+        return _plan(path.name, _file_items(path, suite), suite, file=str(path))
     name, version = suite.dataset_ref()
     repo = DatasetRepository(store, project)
     info = repo.get(name)
@@ -73,4 +97,4 @@ def reload_dataset(run: RunRecord, suite: Suite, store: Store, project: str) -> 
     file = run.config.get("dataset_file")
     if not file or not Path(file).is_file():
         raise InvalidInput(f"cannot resume run {run.id}: its dataset file {file!r} is gone")
-    return _plan(Path(file).name, _file_items(Path(file)), suite, file=file)
+    return _plan(Path(file).name, _file_items(Path(file), suite), suite, file=file)

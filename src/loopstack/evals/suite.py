@@ -115,12 +115,24 @@ class ScorerSpec(_Strict):
         return self.name or self.scorer
 
 
+class ColumnsSpec(_Strict):
+    """For a file dataset: which columns hold what (every other column is an input variable)."""
+
+    input: list[str] | None = None
+    """Only these columns are input variables; the rest go to the item's metadata."""
+    expected: str | list[str] = "expected"
+    """The expected-output column, or several columns gathered into one object."""
+    id: str = "id"
+    split: str = "split"
+
+
 class Suite(_Strict):
     """A parsed suite file. ``path`` is where it came from (relative paths resolve against its folder)."""
 
     name: str | None = None
     description: str | None = None
     dataset: str
+    columns: ColumnsSpec | None = None
     split: str | None = None
     limit: int | None = Field(default=None, ge=1)
     prompts: list[PromptEntry] = Field(min_length=1)
