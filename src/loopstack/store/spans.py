@@ -431,14 +431,28 @@ def list_spans(
 def list_traces(
     conn: Connection, project_id: str, filters: SpanFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Traces with at least one span matching ``filters``, newest first, with totals and the root span."""
+    """Traces with at least one span matching ``filters``, newest first, with totals and the root span.
+
+    The page of trace ids is chosen from the matching spans alone (one grouped scan, bounded by the
+    time filter through the (project, start_time) index); totals are then computed for that page only.
+    """
     c = spans.c
-    matching = select(c.trace_id).where(and_(*filters.clauses(project_id))).distinct().scalar_subquery()
-    started = func.min(c.start_time).label("start_time")
-    stmt = (
+    first_match = func.min(c.start_time).label("first_match")
+    page_stmt = (
+        select(c.trace_id, first_match)
+        .where(and_(*filters.clauses(project_id)))
+        .group_by(c.trace_id)
+        .order_by(first_match.desc(), c.trace_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    page = [row.trace_id for row in conn.execute(page_stmt)]
+    if not page:
+        return []
+    totals_stmt = (
         select(
             c.trace_id,
-            started,
+            func.min(c.start_time).label("start_time"),
             func.max(c.end_time).label("end_time"),
             func.count().label("span_count"),
             func.sum(c.input_tokens).label("input_tokens"),
@@ -447,30 +461,28 @@ def list_traces(
             func.max(c.duration_ms).label("duration_ms"),
             func.sum((c.status_code == "ERROR").cast(Integer)).label("error_count"),
         )
-        .where(c.project_id == project_id, c.trace_id.in_(matching))
+        .where(c.project_id == project_id, c.trace_id.in_(page))
         .group_by(c.trace_id)
-        .order_by(started.desc(), c.trace_id)
-        .limit(limit)
-        .offset(offset)
     )
-    traces = [dict(r._mapping) for r in conn.execute(stmt)]
-    if not traces:
-        return traces
+    totals = {row.trace_id: dict(row._mapping) for row in conn.execute(totals_stmt)}
     roots: dict[str, dict[str, Any]] = {}
     root_cols = (c.trace_id, c.span_id, c.name, c.input, c.output, c.session_id, c.user_id, c.model, c.tags)
-    root_stmt = select(*root_cols).where(
-        c.project_id == project_id,
-        c.trace_id.in_([t["trace_id"] for t in traces]),
-        c.parent_span_id.is_(None),
+    root_stmt = (
+        select(*root_cols)
+        .where(c.project_id == project_id, c.trace_id.in_(page), c.parent_span_id.is_(None))
+        .order_by(c.start_time)
     )
     for row in conn.execute(root_stmt):
         roots.setdefault(row.trace_id, dict(row._mapping))
-    for t in traces:
-        root = roots.get(t["trace_id"], {})
+    traces = []
+    for trace_id in page:
+        t = totals[trace_id]
+        root = roots.get(trace_id, {})
         t["status"] = "ERROR" if t.pop("error_count") else "OK"
         for key in ("name", "input", "output", "session_id", "user_id", "tags"):
             t[key] = root.get(key)
         t["root_span_id"] = root.get("span_id")
+        traces.append(t)
     return traces
 
 
