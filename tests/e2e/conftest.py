@@ -67,14 +67,10 @@ class LiveServer:
 
 
 def build_app(store: Store) -> Any:
-    """The app under test: the server's factory when present, else the UI on a bare FastAPI app."""
-    from fastapi import FastAPI
+    """The app under test: the real server (its factory mounts the UI behind its auth)."""
+    from loopstack.server import create_app
 
-    from loopstack.ui import mount_ui
-
-    app = FastAPI()
-    mount_ui(app, store)
-    return app
+    return create_app(store=store)
 
 
 @pytest.fixture

@@ -88,3 +88,28 @@ def test_script_in_span_output_renders_as_text(live_server: Any, e2e_store: Stor
     assert XSS in page.locator(".chat .msg.role-user pre").inner_text()
     assert page.locator("#span-detail img").count() == 0
     assert page.locator("main script").count() == 0
+
+
+def test_with_api_keys_the_browser_signs_in_and_sees_only_its_project(
+    e2e_store: Store, page: Any, shot: Any
+) -> None:
+    from loopstack.store.keys import create_key
+
+    from .conftest import LiveServer, build_app
+
+    mine = add_trace(e2e_store, e2e_store.project_id("acme"), name="acme-trace")
+    add_trace(e2e_store, e2e_store.project_id("default"), name="other-project-trace")
+    secret, _ = create_key(e2e_store, "browser", "acme")
+    with LiveServer(build_app(e2e_store)) as server:
+        page.goto(f"{server.url}/ui/traces")
+        page.wait_for_url(re.compile(r"/ui/login\?next=/ui/traces"))
+        shot(page, "login")
+        page.locator("#api-key").fill("lsk_wrong")
+        page.locator("#sign-in").click()
+        assert "/ui/login" in page.url  # a wrong key is sent back to sign in
+        page.locator("#api-key").fill(secret)
+        page.locator("#sign-in").click()
+        page.wait_for_url(re.compile(r"/ui/traces$"))
+        assert page.locator("a.trace-link").all_inner_texts() == ["acme-trace"]
+        page.locator("a.trace-link").click()
+        page.wait_for_url(re.compile(mine))

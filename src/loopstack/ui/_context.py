@@ -13,6 +13,8 @@ from loopstack.store import Store, get_store
 
 #: Cookie holding the reviewer name the UI writes as the ``author`` of scores and locks.
 AUTHOR_COOKIE = "loopstack_author"
+#: Cookie holding the API key a browser signed in with (the server reads it when no header is sent).
+KEY_COOKIE = "loopstack_key"
 
 
 class ProjectRef(Protocol):
@@ -64,6 +66,26 @@ def default_context(store: Store | None = None, project_name: str | None = None)
         return LocalProject(_store().project_id(name), name)
 
     return UIContext(store_factory=_store, project=_project)
+
+
+def signed_in(ctx: UIContext) -> UIContext:
+    """``ctx`` whose project lookup sends a browser to the sign-in page instead of a bare 401."""
+    resolve = ctx.project
+
+    def project(request: Request) -> ProjectRef:
+        try:
+            return resolve(request)
+        except HTTPException as exc:
+            if exc.status_code != 401:
+                raise
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            from urllib.parse import quote
+
+            raise HTTPException(
+                303, "sign in with an API key", headers={"Location": f"/ui/login?next={quote(target)}"}
+            ) from None
+
+    return UIContext(store_factory=ctx.store_factory, project=project, author=ctx.author)
 
 
 def check_same_origin(request: Request) -> None:
