@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from loopstack.cli.main import cli
-from loopstack.evals.runner import collect_results, evaluate
+from loopstack.evals.runner import collect_results, evaluate, resume_run
 from loopstack.models import forget_models
 from loopstack.store import get_store
 from loopstack.store.runs import RunItemRecord, RunRepository
@@ -162,3 +162,35 @@ def test_ctrl_c_stops_cleanly_and_prints_how_to_resume(
     stored = repo.count_items(run.id)
     assert 10 <= stored < N
     assert all(i.output is not None and i.score("exact_match") is not None for i in repo.items(run.id))
+
+
+def test_resume_retries_only_the_errored_items_of_a_completed_run(tmp_path: Path) -> None:
+    from loopstack.models import ModelRequest, ProviderError, get_model
+
+    forget_models()
+    rows = [{"id": f"k{i}", "review": f"r{i}", "expected": f"r{i}"} for i in range(10)]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: data.jsonl\nprompts:\n  - messages: [{role: user, content: '{{ review }}'}]\n"
+        "models: [mock/flaky]\nscorers: [exact_match]\ncache: false\n"
+    )
+    seen: list[str] = []
+    failing = {"r3", "r7"}
+
+    def answer(request: ModelRequest) -> str:
+        text = request.messages[-1].content
+        seen.append(text)
+        if text in failing:
+            raise ProviderError("503 from upstream", provider="mock", retryable=False)
+        return text
+
+    get_model("mock/flaky", fn=answer)
+    first = evaluate(suite)
+    assert first.runs[0].n_errors == 2
+    failing.clear()  # the upstream recovered
+    seen.clear()
+    resumed = asyncio.run(resume_run(first.runs[0].run.id))
+    assert sorted(seen) == ["r3", "r7"]
+    assert resumed.runs[0].n_errors == 0 and resumed.runs[0]["exact_match"].mean == 1.0
+    assert RunRepository(get_store()).count_items(first.runs[0].run.id) == 10

@@ -477,7 +477,7 @@ async def resume_run(
 ) -> EvalResult:
     """Continue a run (and the rest of its suite invocation) with only the items not yet stored.
 
-    Errored items are retried; finished ones are never sent to the model again.
+    Errored items are retried, also in runs that completed; finished ones are never sent again.
     """
     from loopstack.config import get_settings
 
@@ -495,14 +495,15 @@ async def resume_run(
     planned: list[PlannedRun] = []
     jobs: list[_Job] = []
     for r in runs:
-        if r.status == "completed":
-            continue
         pr = _planned_from_record(r)
-        planned.append(pr)
         done = repo.finished_keys(r.id)
-        jobs.extend(
+        todo = [
             _Job(pr, item, e) for item in dataset.items for e in range(s.epochs) if (item.key, e) not in done
-        )
+        ]
+        if not todo and r.status == "completed":
+            continue  # nothing missing, nothing errored
+        planned.append(pr)
+        jobs.extend(todo)
         repo.set_status(r.id, "running")
     group_id = first.group_id or first.id
     if not planned:
