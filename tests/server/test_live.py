@@ -81,6 +81,28 @@ def test_json_and_rest_over_a_real_socket_and_bad_payloads_do_not_hurt(
         assert client.get("/api/scores").json()["items"][0]["value"] == 1.0
 
 
+def test_our_sdk_sends_gzip_otlp_with_its_key_to_the_keys_project(
+    live_server: Callable[..., LiveServer],
+) -> None:
+    key, _ = create_key(get_store(), "app", "shop")
+    server = live_server()
+    loopstack.init(endpoint=server.url, api_key=key)
+
+    @loopstack.observe(name="handle")
+    def handle(order: int) -> str:
+        return f"order {order} shipped"
+
+    with loopstack.context(user_id="u-7"):
+        handle(42)
+    assert loopstack.flush(30)
+    loopstack.tracing.shutdown()
+    headers = {"authorization": f"Bearer {key}"}
+    (span,) = httpx.get(f"{server.url}/api/spans", headers=headers, timeout=10).json()["items"]
+    assert (span["name"], span["input"], span["output"]) == ("handle", '{"order":42}', "order 42 shipped")
+    assert span["user_id"] == "u-7"
+    assert loopstack.dropped_spans() == 0
+
+
 def test_feedback_from_the_sdk_reaches_a_keyed_server(
     live_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -179,6 +179,7 @@ def init(
     ``LOOPSTACK_PROJECT``, ``LOOPSTACK_TRACE_*``). With no endpoint, spans go to the local store.
 
     Calling it again reconfigures: pending spans of the previous configuration are flushed first.
+    ``service_name`` (or ``OTEL_SERVICE_NAME``) applies when the first call creates the provider.
     """
     from loopstack.config import get_settings
 
