@@ -64,7 +64,7 @@ def test_feedback_left_on_trace_is_counted_on_dashboard(
     page.goto(f"{live_server.url}/ui/")
     assert page.locator("#tile-feedback").inner_text() == "1"
     assert "1 negative" in page.locator("#feedback-detail").inner_text()
-    shot(page, "dashboard")
+    shot(page, "dashboard_feedback")
     # The negative-feedback filter of the list now finds exactly that trace.
     page.goto(f"{live_server.url}/ui/traces?negative=1")
     links = page.locator("a.trace-link")
