@@ -51,10 +51,14 @@ async def test_max_concurrency_bounds_calls_in_flight() -> None:
 
 
 async def test_params_given_with_a_request_are_validated() -> None:
-    from pydantic import ValidationError
+    from loopstack.errors import InvalidInput
 
     request = ModelRequest.of("hi", temperature=0)
-    with pytest.raises(ValidationError):
+    with pytest.raises(
+        InvalidInput, match="parameter temperature: Input should be greater than or equal to 0"
+    ):
         await get_model("mock/v").generate(request, temperature=-2)
     answer = await get_model("mock/v").generate(request, max_tokens=1)
     assert answer.text == "hi"
+    with pytest.raises(InvalidInput, match="parameter frequency_penalty: Extra inputs are not permitted"):
+        ModelRequest.of("hi", frequency_penalty=1)

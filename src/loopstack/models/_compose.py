@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from loopstack.errors import InvalidInput
 from loopstack.models._types import ModelRequest
 
@@ -59,12 +57,7 @@ def compose_request(
     if not messages:
         raise InvalidInput("nothing to send: give TEXT (or pipe it on stdin) or --prompt NAME")
     merged = {**prompt_params, **{k: v for k, v in params.items() if v is not None}, **attribution}
-    try:
-        request = ModelRequest.of(messages, **merged)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "request"
-        raise InvalidInput(f"parameter {where}: {err['msg']}") from None
+    request = ModelRequest.of(messages, **merged)
     if model is None:
         from loopstack.config import get_settings
 

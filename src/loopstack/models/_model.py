@@ -65,7 +65,7 @@ class Model:
         if not isinstance(request, ModelRequest):
             request = ModelRequest.of(request, **params)
         elif params:  # re-validated, so an override is checked like any parameter
-            request = ModelRequest.model_validate({**request.model_dump(exclude_unset=True), **params})
+            request = ModelRequest.checked({**request.model_dump(exclude_unset=True), **params})
         provider = self.provider
         span = start_span(provider.name, provider.model, request)
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from loopstack.errors import InvalidInput
 
 Role = Literal["system", "user", "assistant"]
 
@@ -58,8 +60,21 @@ class ModelRequest(BaseModel):
 
     @classmethod
     def of(cls, messages: Any, **params: Any) -> ModelRequest:
-        """A request from a string (one user message), a list of dicts/Messages, or PromptMessages."""
-        return cls.model_validate({"messages": messages, **params})
+        """A request from a string (one user message), a list of dicts/Messages, or PromptMessages.
+
+        A bad parameter is an :class:`InvalidInput` naming it (``parameter temperature: ...``).
+        """
+        return cls.checked({"messages": messages, **params})
+
+    @classmethod
+    def checked(cls, data: dict[str, Any]) -> ModelRequest:
+        """``model_validate`` whose error is one line naming the parameter, for users to read."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "request"
+            raise InvalidInput(f"parameter {where}: {err['msg']}") from None
 
     def params(self) -> dict[str, Any]:
         """The generation parameters that were set (no messages, no attribution): cache key and span."""
