@@ -40,6 +40,10 @@ def eval() -> None:  # noqa: A001 - the command is called eval
     loopstack eval --resume RUN_ID
     loopstack eval compare RUN_A RUN_B
     loopstack eval list
+
+    Options of a run (--baseline, --model, --html, --junit, --json ...): loopstack eval run --help.
+    Exit codes: 0 passed, 1 error, 2 threshold failed or regression (with --fail-on-regression),
+    130 interrupted.
     """
 
 
