@@ -270,12 +270,13 @@ class EvalResult:
         return out
 
     def exit_code(self, *, fail_on_regression: bool = False) -> int:
-        """0 pass; 2 a threshold failed (or, when asked, a significant regression); 130 interrupted."""
+        """0 pass; 2 a threshold failed (or, when asked, a significant regression); 130 interrupted.
+
+        See ``loopstack.evals.gate`` for the verdict with its reasons.
+        """
         if self.interrupted:
             return EXIT_INTERRUPTED
-        if self.failed_thresholds:
-            return EXIT_FAILED
-        if fail_on_regression and self.regressions:
+        if self.failed_thresholds or (fail_on_regression and self.regressions):
             return EXIT_FAILED
         return EXIT_OK
 

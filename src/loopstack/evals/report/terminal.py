@@ -110,26 +110,23 @@ def print_result(
 
 
 def _print_verdict(result: EvalResult, console: Console, fail_on_regression: bool) -> None:
+    from loopstack.evals.gate import gate
+
+    verdict = gate(result, fail_on_regression=fail_on_regression)
     if result.interrupted:
-        first = result.runs[0].run.id if result.runs else "RUN_ID"
-        console.print(
-            f"[yellow]Interrupted.[/yellow] Resume with: loopstack eval --resume {first}", soft_wrap=True
-        )
+        console.print(f"[yellow]Interrupted.[/yellow] {escape(verdict.reasons[0])}", soft_wrap=True)
         return
-    for r, t in result.failed_thresholds:
-        console.print(
-            f"[red]✗ threshold failed:[/red] {escape(r.run.label)}: {escape(t.score)} {t.on} "
-            f"{num(t.value)} < {t.threshold:g}"
-        )
-    for c, name in result.regressions:
-        p = c.scores[name]
-        tag = "[red]✗ regression:[/red]" if fail_on_regression else "[yellow]regression:[/yellow]"
-        console.print(
-            f"{tag} {escape(c.candidate.label)}: {escape(name)} {signed(p.mean_diff)} "
-            f"(95% CI {signed_ci(p.ci_low, p.ci_high)}) vs {escape(c.baseline.label)}"
-        )
-    code = result.exit_code(fail_on_regression=fail_on_regression)
-    if code == 0:
+    for reason in verdict.reasons:
+        console.print(f"[red]✗ {escape(reason)}[/red]")
+    if not fail_on_regression:
+        for c, name in result.regressions:
+            p = c.scores[name]
+            console.print(
+                f"[yellow]regression (not gating without --fail-on-regression):[/yellow] "
+                f"{escape(c.candidate.label)}: {escape(name)} {signed(p.mean_diff)} "
+                f"(95% CI {signed_ci(p.ci_low, p.ci_high)})"
+            )
+    if verdict.passed:
         console.print("[green]✓ passed[/green]")
 
 
