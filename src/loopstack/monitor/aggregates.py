@@ -153,7 +153,7 @@ def compute_dashboard(
     if hourly:
         from loopstack.monitor.rollups import refresh_rollups
 
-        refresh_rollups(store, project_id)
+        refresh_rollups(store, project_id, min_interval=30.0)
     with store.read() as conn:
         if hourly:
             _from_rollups(

@@ -67,10 +67,22 @@ def hist_dict(raw: str) -> dict[int, int]:
     return {lo + i: int(n) for i, n in enumerate(arr.tolist()) if n}
 
 
-def refresh_rollups(store: Store, project_id: str, now: datetime | None = None) -> int:
-    """Fold spans ingested since the watermark into ``span_rollups``; how many spans were folded."""
+def refresh_rollups(
+    store: Store, project_id: str, now: datetime | None = None, *, min_interval: float = 0.0
+) -> int:
+    """Fold spans ingested since the watermark into ``span_rollups``; how many spans were folded.
 
+    With ``min_interval`` it does nothing (and takes no write lock) when the last fold is more recent
+    than that many seconds: readers add the unfolded spans themselves (``read_rollups``).
+    """
     upto = (now or utcnow()) - GRACE
+    if min_interval > 0:
+        with store.read() as conn:
+            last = conn.execute(
+                select(rollup_watermarks.c.ingested_until).where(rollup_watermarks.c.project_id == project_id)
+            ).scalar()
+        if last is not None and (upto - last).total_seconds() < min_interval:
+            return 0
     with store.write() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
