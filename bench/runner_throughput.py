@@ -65,7 +65,8 @@ def main() -> None:
         suite.write_text(
             "dataset: data.jsonl\n"
             "prompts:\n  - name: bench\n    messages: [{role: user, content: '{{ review }}'}]\n"
-            f"models:\n  - name: openai-compatible/stub\n    options: {{base_url: '{base}', max_concurrency: {conc}}}\n"
+            "models:\n  - name: openai-compatible/stub\n"
+            f"    options: {{base_url: '{base}', max_concurrency: {conc}}}\n"
             f"scorers: [exact_match]\nconcurrency: {conc}\ncache: false\n"
         )
 
@@ -80,6 +81,7 @@ def main() -> None:
         # and importing scipy.stats (about 2 s on this machine), which a CLI run pays once per process.
         get_store()
         import scipy.stats  # noqa: F401
+
         started = time.perf_counter()
         result = asyncio.run(run_suite(suite))
         wall = time.perf_counter() - started
@@ -95,9 +97,13 @@ def main() -> None:
     print(f"items={n} concurrency={conc} stub_latency={latency * 1000:.0f}ms")
     print(f"ideal (n x latency / concurrency): {ideal:.2f} s")
     print(f"bare aiohttp loop:                 {bare:.2f} s  ({bare / ideal:.2f}x ideal)")
-    print(f"loopstack eval (calls+score+store): {wall:.2f} s  ({ratio:.2f}x ideal, {wall / bare:.2f}x bare loop)")
+    print(
+        f"loopstack eval (calls+score+store): {wall:.2f} s  "
+        f"({ratio:.2f}x ideal, {wall / bare:.2f}x bare loop)"
+    )
     print(f"items persisted: {stored}, exact_match mean {run['exact_match'].mean:.3f}")
-    print(f"BENCH runner_throughput wall_vs_ideal={ratio:.2f} target=2.0 met={'yes' if ratio <= 2.0 else 'no'}")
+    met = "yes" if ratio <= 2.0 else "no"
+    print(f"BENCH runner_throughput wall_vs_ideal={ratio:.2f} target=2.0 met={met}")
 
 
 if __name__ == "__main__":
