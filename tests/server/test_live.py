@@ -79,6 +79,10 @@ def test_json_and_rest_over_a_real_socket_and_bad_payloads_do_not_hurt(
         score = {"trace_id": span["traceId"], "name": "thumbs", "value": "up"}
         assert client.post("/api/scores", json=score).status_code == 201
         assert client.get("/api/scores").json()["items"][0]["value"] == 1.0
+    server.stop()
+    assert server.proc is not None and server.proc.stdout is not None
+    banner = server.proc.stdout.read().decode()
+    assert "no API keys configured: running OPEN for local use on 127.0.0.1" in banner
 
 
 def test_our_sdk_sends_gzip_otlp_with_its_key_to_the_keys_project(
