@@ -81,3 +81,14 @@ def test_runs_are_scoped_to_their_project(store: Store) -> None:
     run = RunRepository(store, "one").create_run(config={})
     with pytest.raises(NotFound):
         RunRepository(store, "two").get(run.id)
+
+
+def test_a_summary_read_leaves_out_the_content(store: Store) -> None:
+    repo = RunRepository(store)
+    run = repo.create_run(config={})
+    repo.save_item(run.id, _item("a"))
+    (light,) = repo.items(run.id, content=False)
+    assert light.output is None and light.input == {} and light.expected is None
+    exact = light.score("exact")
+    assert exact is not None and exact.value == 1.0 and exact.params is None
+    assert light.latency_ms == 12.5 and light.cost == 0.001

@@ -419,7 +419,9 @@ async def collect_results(
 ) -> EvalResult:
     """Summaries of every run of a group and the comparisons against its baseline, from stored rows."""
     runs = repo.group(group_id)
-    items = {r.id: repo.items(r.id) for r in runs}
+    # Outputs are needed only by run-level metrics (score_run); summaries and comparisons use scores.
+    content = any(type(s).score_run is not Scorer.score_run for s in scorers)
+    items = {r.id: repo.items(r.id, content=content) for r in runs}
     summaries = []
     for r in runs:
         metrics = await _run_metrics(scorers, items[r.id])
@@ -443,6 +445,8 @@ async def collect_results(
 
 async def _run_metrics(scorers: list[Scorer], items: list[Any]) -> dict[str, float | None]:
     """Run-level metrics (e.g. macro-F1) from each scorer's ``score_run`` over the stored items."""
+    if all(type(s).score_run is Scorer.score_run for s in scorers):
+        return {}
     samples = [
         Sample(
             input=it.input,
@@ -458,6 +462,8 @@ async def _run_metrics(scorers: list[Scorer], items: list[Any]) -> dict[str, flo
     ]
     out: dict[str, float | None] = {}
     for scorer in scorers:
+        if type(scorer).score_run is Scorer.score_run:
+            continue
         try:
             results = await scorer.score_run(samples)
         except Exception:  # noqa: BLE001 - a metric that cannot be computed is shown as missing

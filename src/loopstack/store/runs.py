@@ -138,6 +138,12 @@ def _run_record(row: Row[Any]) -> RunRecord:
     )
 
 
+#: run_items columns holding the item's content (left out of summary reads)
+_CONTENT = ("input", "expected", "output")
+#: scores columns a summary needs
+_SCORE_SUMMARY = ("run_item_id", "name", "data_type", "value", "string_value", "source", "error")
+
+
 def _score_row(row: Row[Any]) -> ScoreRow:
     m = row._mapping
     return ScoreRow(
@@ -146,11 +152,11 @@ def _score_row(row: Row[Any]) -> ScoreRow:
         value=m["value"],
         string_value=m["string_value"],
         source=m["source"],
-        comment=m["comment"],
-        scorer_version=m["scorer_version"],
-        params=m["params"],
+        comment=m.get("comment"),
+        scorer_version=m.get("scorer_version"),
+        params=m.get("params"),
         error=m["error"],
-        metadata=m["metadata"],
+        metadata=m.get("metadata"),
     )
 
 
@@ -360,16 +366,22 @@ class RunRepository:
             ).scalar_one()
         return int(n)
 
-    def items(self, run_id: str) -> list[RunItemRecord]:
-        """Every stored item of the run with its scores, ordered by item key then epoch."""
+    def items(self, run_id: str, *, content: bool = True) -> list[RunItemRecord]:
+        """Every stored item of the run with its scores, ordered by item key then epoch.
+
+        ``content=False`` leaves out the input, expected value, output and score parameters — what a
+        summary does not need — so summarising a large run reads and decodes much less.
+        """
+        item_cols = list(run_items.c) if content else [c for c in run_items.c if c.name not in _CONTENT]
+        score_cols = list(scores.c) if content else [scores.c[n] for n in _SCORE_SUMMARY]
         with self.store.read() as conn:
             rows = conn.execute(
-                select(run_items)
+                select(*item_cols)
                 .where(run_items.c.run_id == run_id)
                 .order_by(run_items.c.item_key, run_items.c.epoch)
             ).all()
             score_rows = conn.execute(
-                select(scores)
+                select(*score_cols)
                 .where(scores.c.run_id == run_id, scores.c.target_type == "run_item")
                 .order_by(scores.c.name)
             ).all()
@@ -385,9 +397,9 @@ class RunRepository:
                     run_id=m["run_id"],
                     item_key=m["item_key"],
                     epoch=m["epoch"],
-                    input=dict(m["input"] or {}),
-                    expected=m["expected"],
-                    output=m["output"],
+                    input=dict(m["input"] or {}) if content else {},
+                    expected=m["expected"] if content else None,
+                    output=m["output"] if content else None,
                     error=m["error"],
                     latency_ms=m["latency_ms"],
                     input_tokens=m["input_tokens"],
