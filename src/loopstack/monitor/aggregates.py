@@ -8,6 +8,7 @@ millions of spans. Feedback is a ``user-feedback`` or ``human`` score on a span 
 
 from __future__ import annotations
 
+import binascii
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -202,27 +203,67 @@ def _from_rollups(
 
     from loopstack.monitor.rollups import NBINS, read_rollups
 
-    def zeros() -> Any:
-        return np.zeros(NBINS, dtype=np.int64)
+    rows = read_rollups(conn, project_id, start, end)
+    if not rows:
+        return
+    # Vectorised: tens of thousands of rollup rows become a few numpy group-bys (bincount).
+    n, nb = len(rows), len(series)
+    idx = np.fromiter((r[0] * 3600 // bucket_seconds - first for r in rows), np.int64, n)
+    model_names = sorted({r[1] for r in rows})
+    prompt_names = sorted({prompt_key(r[2] or None, r[3] or None) for r in rows})
+    m_code = {k: i for i, k in enumerate(model_names)}
+    p_code = {k: i for i, k in enumerate(prompt_names)}
+    mc = np.fromiter((m_code[r[1]] for r in rows), np.int64, n)
+    pc = np.fromiter((p_code[prompt_key(r[2] or None, r[3] or None)] for r in rows), np.int64, n)
+    cols = [np.fromiter((r[k] for r in rows), np.float64, n) for k in (4, 5, 6, 7, 8)]
+    groups: list[tuple[Any, list[Stats]]] = [
+        (idx, series),
+        (mc, [by_model[k] for k in model_names]),
+        (pc, [by_prompt[k] for k in prompt_names]),
+    ]
+    for codes, targets in groups:
+        sums = [np.bincount(codes, weights=c, minlength=len(targets)) for c in cols]
+        for t, target in enumerate(targets):
+            _add(
+                target, int(sums[0][t]), int(sums[1][t]), int(sums[2][t]), int(sums[3][t]), float(sums[4][t])
+            )
+    _add(
+        totals,
+        int(cols[0].sum()),
+        int(cols[1].sum()),
+        int(cols[2].sum()),
+        int(cols[3].sum()),
+        float(cols[4].sum()),
+    )
 
-    per_bucket: dict[int, Any] = defaultdict(zeros)
-    per_model: dict[str, Any] = defaultdict(zeros)
-    per_prompt: dict[str, Any] = defaultdict(zeros)
-    for hour, model, pname, pver, n, errs, tin, tout, cost, hist in read_rollups(
-        conn, project_id, start, end
-    ):
-        idx = hour * 3600 // bucket_seconds - first
-        pkey = prompt_key(pname or None, pver or None)
-        for target in (series[idx], by_model[model], by_prompt[pkey], totals):
-            _add(target, n, errs, tin, tout, cost)
-        if hist is not None:
-            lo, counts = hist
-            hi = lo + len(counts)
-            per_bucket[idx][lo:hi] += counts
-            per_model[model][lo:hi] += counts
-            per_prompt[pkey][lo:hi] += counts
-    overall = sum(per_bucket.values(), zeros())
-    _fill_percentiles(series, by_model, by_prompt, totals, per_bucket, per_model, per_prompt, overall)
+    # Histograms arrive as "lowest_bin:base64(uint32 counts)"; decode them all into one flat array.
+    heads = [r[9].partition(":") for r in rows]
+    los = np.fromiter((int(h[0]) if h[0] else 0 for h in heads), np.int64, n)
+    blobs = [binascii.a2b_base64(h[2]) if h[2] else b"" for h in heads]
+    lens = np.fromiter((len(b) // 4 for b in blobs), np.int64, n)
+    if not lens.any():
+        return
+    vals = np.frombuffer(b"".join(blobs), dtype="<u4").astype(np.float64)
+    row_of = np.repeat(np.arange(n), lens)
+    bins = np.repeat(los, lens) + (np.arange(vals.size) - np.repeat(np.cumsum(lens) - lens, lens))
+
+    def grouped(codes: Any, size: int) -> Any:
+        flat = np.bincount(codes[row_of] * NBINS + bins, weights=vals, minlength=size * NBINS)
+        return flat.reshape(size, NBINS)
+
+    per_bucket = grouped(idx, nb)
+    per_model = grouped(mc, len(model_names))
+    per_prompt = grouped(pc, len(prompt_names))
+    _fill_percentiles(
+        series,
+        by_model,
+        by_prompt,
+        totals,
+        {i: per_bucket[i] for i in range(nb) if per_bucket[i].any()},
+        {k: per_model[i] for i, k in enumerate(model_names)},
+        {k: per_prompt[i] for i, k in enumerate(prompt_names)},
+        per_bucket.sum(axis=0),
+    )
 
 
 def _from_spans(
