@@ -193,13 +193,13 @@ def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
     return folded
 
 
-Row = tuple[int, str, str, int, int, int, int, int, float, str]
-
-
 def read_rollups(conn: Connection, project_id: str, start: datetime, end: datetime) -> list[Any]:
     """Rollup rows for the whole hours in [start, end), plus the spans ingested after the watermark
-    (the last few seconds, not folded in yet) so a dashboard never lags behind ingest."""
+    (the last few seconds, not folded in yet) so a dashboard never lags behind ingest.
 
+    Each row: (hour, model, prompt_name, prompt_version, requests, errors, input_tokens,
+    output_tokens, cost, encoded latency histogram).
+    """
     first, last = int(start.timestamp()) // 3600, int(end.timestamp()) // 3600
     cols = "hour, model, prompt_name, prompt_version, requests, errors, input_tokens, output_tokens, cost, "
     cols += "latency_hist"
