@@ -11,6 +11,7 @@ users, ~2% errors, and user feedback plus an LLM-judge score on a share of trace
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import random
@@ -41,7 +42,17 @@ REVIEWS = [
 ]
 LABELS = ["bug", "praise", "feature-request", "complaint", "question"]
 BATCH = 50_000
-FMT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@functools.cache
+def _messages(prompt: str, review: str) -> str:
+    """The chat input of a call (a JSON list of messages), built once per prompt and review."""
+    return json.dumps(
+        [
+            {"role": "system", "content": f"You are the {prompt} assistant."},
+            {"role": "user", "content": review},
+        ]
+    )
 
 
 def _hex(bits: int) -> str:
@@ -113,12 +124,7 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
             error = error or failed
             tin, tout = random.randint(60, 900), random.randint(3, 300)
             out = None if failed else random.choice(LABELS)
-            msgs = json.dumps(
-                [
-                    {"role": "system", "content": f"You are the {prompt} assistant."},
-                    {"role": "user", "content": review},
-                ]
-            )
+            msgs = _messages(prompt, review)
             end = cursor + timedelta(milliseconds=dur)
             children.append(
                 (
@@ -129,8 +135,8 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                     root_id,
                     f"chat {model}",
                     "CLIENT",
-                    cursor.strftime(FMT),
-                    end.strftime(FMT),
+                    cursor.isoformat(" ", "microseconds"),
+                    end.isoformat(" ", "microseconds"),
                     dur,
                     "ERROR" if failed else "OK",
                     "upstream timeout" if failed else None,
@@ -146,7 +152,7 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                     version,
                     session,
                     user,
-                    end.strftime(FMT),
+                    end.isoformat(" ", "microseconds"),
                 )
             )
             cursor = end + timedelta(milliseconds=random.uniform(0.5, 3))
@@ -162,8 +168,8 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                     root_id,
                     "lookup_ticket",
                     "INTERNAL",
-                    cursor.strftime(FMT),
-                    end.strftime(FMT),
+                    cursor.isoformat(" ", "microseconds"),
+                    end.isoformat(" ", "microseconds"),
                     dur,
                     "OK",
                     None,
@@ -179,7 +185,7 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                     None,
                     session,
                     user,
-                    end.strftime(FMT),
+                    end.isoformat(" ", "microseconds"),
                 )
             )
             cursor = end
@@ -194,8 +200,8 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                 None,
                 "POST /classify",
                 "SERVER",
-                t0.strftime(FMT),
-                root_end.strftime(FMT),
+                t0.isoformat(" ", "microseconds"),
+                root_end.isoformat(" ", "microseconds"),
                 root_ms,
                 "ERROR" if error else "OK",
                 None,
@@ -211,11 +217,11 @@ def seed(db: Path, n_spans: int, project: str = "default", days: int = 30) -> tu
                 None,
                 session,
                 user,
-                root_end.strftime(FMT),
+                root_end.isoformat(" ", "microseconds"),
             )
         )
         span_rows.extend(children)
-        later = (root_end + timedelta(seconds=random.uniform(5, 600))).strftime(FMT)
+        later = (root_end + timedelta(seconds=random.uniform(5, 600))).isoformat(" ", "microseconds")
         if random.random() < 0.06:  # a user gave thumbs up or down
             score_rows.append(
                 (
