@@ -64,7 +64,9 @@ async def main() -> None:
 
     model = get_model("local/smollm2-135m")
     load = await model.provider.load()  # type: ignore[attr-defined]
-    print(f"load time: {load:.1f} s (threads: {__import__('torch').get_num_threads()})")
+    engine = model.provider.engine  # type: ignore[attr-defined]
+    dtype = next(engine.model.parameters()).dtype
+    print(f"load time: {load:.1f} s (threads: {__import__('torch').get_num_threads()}, dtype: {dtype})")
     await model.generate(PROMPTS[0], max_tokens=4)  # warm-up
 
     header = ("concurrency", "requests", "out tokens", "wall s", "tok/s", "vs c=1", "batches")

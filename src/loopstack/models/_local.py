@@ -18,7 +18,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -65,6 +65,8 @@ class LocalOptions(ProviderOptions):
     """Token limit of a request that sets none."""
     threads: int | None = Field(default=None, gt=0)
     """torch CPU threads; default: all cores but one (one on a 2-core machine), at most 8."""
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """Weights and activations; ``auto`` = bfloat16 on CPUs with native bf16 math, else float32."""
 
 
 def resolve_source(model: str) -> tuple[Path, str | None]:
@@ -108,7 +110,20 @@ def _converted_dir(folder: Path, gguf_file: str) -> Path:
     return get_settings().home / "models" / f"{Path(gguf_file).stem}-{digest}"
 
 
-def _load(folder: Path, gguf_file: str | None, threads: int) -> tuple[Any, Any]:
+def native_bf16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (AVX512-BF16 or AMX), read from /proc/cpuinfo.
+
+    There, bf16 matmuls run several times faster than float32 ones (measured ~4x on a batch of 32 on
+    an AMD EPYC), which is what makes batching pay; elsewhere bf16 would be emulated and slower.
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _load(folder: Path, gguf_file: str | None, threads: int, dtype: str) -> tuple[Any, Any]:
     """Load (model, tokenizer) on the CPU, converting a GGUF file once into a cached folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -138,7 +153,9 @@ def _load(folder: Path, gguf_file: str | None, threads: int) -> tuple[Any, Any]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    model.eval()
+    if dtype == "auto":
+        dtype = "bfloat16" if native_bf16() else "float32"
+    model = model.to(getattr(torch, dtype)).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -186,7 +203,7 @@ def _engine(model: str, folder: Path, gguf_file: str | None, opts: LocalOptions)
             threads = opts.threads or default_threads()
             engine = Engine(
                 model,
-                lambda: _load(folder, gguf_file, threads),
+                lambda: _load(folder, gguf_file, threads, opts.dtype),
                 max_batch_size=opts.max_batch_size,
                 batch_wait=opts.batch_wait_ms / 1000.0,
             )
