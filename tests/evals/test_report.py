@@ -37,7 +37,8 @@ def test_json_report_carries_estimates_comparisons_and_the_exit_code(regressed: 
     base, cand = data["runs"]
     assert base["scores"]["accuracy"]["mean"] == 1.0 and cand["scores"]["accuracy"]["mean"] == 0.0
     assert cand["scores"]["accuracy"]["threshold"] == {
-        "score": "accuracy", "threshold": 0.5, "on": "mean", "value": 0.0, "passed": False
+        "score": "accuracy", "threshold": 0.5, "on": "mean", "value": 0.0, "passed": False,
+        "higher_is_better": True,
     }  # fmt: skip
     assert data["comparisons"][0]["scores"]["accuracy"]["losses"] == 30
     assert data["regressions"] == [{"candidate_run": cand["run_id"], "score": "accuracy"}]

@@ -8,19 +8,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopstack.errors import NotFound
+from loopstack.evals.scorers import scorer_spec
 from loopstack.evals.stats import Estimate, PairedComparison, estimate, paired_comparison
 from loopstack.store.runs import RunItemRecord, RunRecord, RunRepository
 
 
 @dataclass(frozen=True)
 class ThresholdCheck:
-    """A suite threshold on one scorer: ``on`` (mean or ci_low) must be at least ``threshold``."""
+    """A suite threshold on one scorer: ``on`` (the mean, or with ``ci_low`` the pessimistic CI bound)
+    must be at least ``threshold`` — at most, for a scorer where lower is better (TER, latency, cost)."""
 
     score: str
     threshold: float
     on: str
     value: float
     passed: bool
+    higher_is_better: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +33,7 @@ class ThresholdCheck:
             "on": self.on,
             "value": None if math.isnan(self.value) else self.value,
             "passed": self.passed,
+            "higher_is_better": self.higher_is_better,
         }
 
 
@@ -117,11 +122,19 @@ class RunComparison:
     baseline: RunRecord
     candidate: RunRecord
     scores: dict[str, PairedComparison] = field(default_factory=dict)
+    directions: dict[str, bool] = field(default_factory=dict)
+    """Scorer name -> higher is better (see ``score_direction``)."""
 
     @property
     def regressions(self) -> list[str]:
-        """Scorers whose paired difference is significantly negative (CI upper bound below 0)."""
-        return [name for name, c in self.scores.items() if c.n > 0 and c.ci_high < 0]
+        """Scorers whose paired difference is significantly worse: CI entirely below 0 (or entirely
+        above 0 for a scorer where lower is better)."""
+        return [name for name, c in self.scores.items() if c.n > 0 and self.is_regression(name, c)]
+
+    def is_regression(self, name: str, c: PairedComparison) -> bool:
+        if score_direction(name, self.directions):
+            return c.ci_high < 0
+        return c.ci_low > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +159,34 @@ def score_values(items: list[RunItemRecord]) -> dict[str, dict[str, list[float |
     return out
 
 
+def scorer_directions(run: RunRecord) -> dict[str, bool]:
+    """Scorer name (as the suite names it) -> whether higher values are better, from the registry."""
+    out: dict[str, bool] = {}
+    for spec in (run.config.get("suite") or {}).get("scorers") or []:
+        try:
+            out[spec.get("name") or spec["scorer"]] = scorer_spec(spec["scorer"]).higher_is_better
+        except NotFound:  # a scorer of a plugin that is not installed here: assume the usual
+            continue
+    return out
+
+
+def score_direction(score_name: str, directions: dict[str, bool]) -> bool:
+    """Whether higher is better for ``score_name``; a part (``fields.topic``) follows its scorer."""
+    name = score_name
+    while name not in directions:
+        if "." not in name:
+            return True
+        name = name.rsplit(".", 1)[0]
+    return directions[name]
+
+
+def clusters_of(items: list[RunItemRecord]) -> dict[str, str | None] | None:
+    """Item key -> cluster key, or None when no item has one (independent items)."""
+    if all(it.cluster is None for it in items):
+        return None
+    return {it.item_key: it.cluster for it in items}
+
+
 def _thresholds(run: RunRecord) -> dict[str, tuple[float, str]]:
     out: dict[str, tuple[float, str]] = {}
     for spec in (run.config.get("suite") or {}).get("scorers") or []:
@@ -168,14 +209,20 @@ def summarize(run: RunRecord, items: list[RunItemRecord], metrics: dict[str, flo
         metrics=metrics,
         mean_latency_ms=sum(latencies) / len(latencies) if latencies else None,
     )
+    directions = scorer_directions(run)
+    clusters = clusters_of(items)
     for name, values in score_values(items).items():
-        est = estimate(values)
+        est = estimate(values, clusters=clusters)
         n_err = sum(1 for vs in values.values() for v in vs if v is None)
         check = None
         if name in thresholds:
             limit, on = thresholds[name]
-            value = est.ci_low if on == "ci_low" else est.mean
-            check = ThresholdCheck(name, limit, on, value, not math.isnan(value) and value >= limit)
+            higher = score_direction(name, directions)
+            # ci_low means the pessimistic bound: the low end, or the high end of a cost
+            pessimistic = est.ci_low if higher else est.ci_high
+            value = pessimistic if on == "ci_low" else est.mean
+            ok = not math.isnan(value) and (value >= limit if higher else value <= limit)
+            check = ThresholdCheck(name, limit, on, value, ok, higher)
         summary.scores[name] = ScoreSummary(name, est, n_err, check)
     for name, (limit, on) in thresholds.items():
         if name not in summary.scores:  # no item was ever scored: the threshold cannot be met
@@ -196,10 +243,11 @@ def compare(
     """Paired comparison of two runs on every scorer they share."""
     bv = score_values(base_items)
     cv = score_values(cand_items)
-    out = RunComparison(baseline, candidate)
+    out = RunComparison(baseline, candidate, directions=scorer_directions(candidate))
+    clusters = clusters_of(cand_items)
     for name in bv:
         if name in cv:
-            out.scores[name] = paired_comparison(bv[name], cv[name])
+            out.scores[name] = paired_comparison(bv[name], cv[name], clusters=clusters)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopstack.evals._outcome import RunComparison, compare
+from loopstack.evals._outcome import RunComparison, compare, score_direction
 from loopstack.store.runs import RunItemRecord, RunRepository
 
 
@@ -30,9 +30,13 @@ def _value(item: RunItemRecord | None, name: str) -> float | None:
 
 
 def regressed_items(
-    base_items: list[RunItemRecord], cand_items: list[RunItemRecord], score_names: list[str]
+    base_items: list[RunItemRecord],
+    cand_items: list[RunItemRecord],
+    score_names: list[str],
+    directions: dict[str, bool] | None = None,
 ) -> list[RegressedItem]:
-    """Items scored lower by the candidate (an error where the baseline had a score counts as lower)."""
+    """Items the candidate scored worse on: lower, or higher where lower is better (``directions``);
+    an error where the baseline had a score counts as worse."""
     base = {(i.item_key, i.epoch): i for i in base_items}
     cand = {(i.item_key, i.epoch): i for i in cand_items}
     out: list[RegressedItem] = []
@@ -41,7 +45,8 @@ def regressed_items(
         worse = []
         for name in score_names:
             bv, cv = _value(b, name), _value(c, name)
-            if bv is not None and (cv is None or cv < bv):
+            higher = score_direction(name, directions or {})
+            if bv is not None and (cv is None or (cv < bv if higher else cv > bv)):
                 worse.append(name)
         if worse:
             out.append(RegressedItem(key[0], key[1], b, c, worse))
@@ -56,4 +61,4 @@ def compare_stored_runs(
     a, b = repo.get(baseline_id), repo.get(candidate_id)
     a_items, b_items = repo.items(a.id), repo.items(b.id)
     comparison = compare(a, a_items, b, b_items)
-    return comparison, regressed_items(a_items, b_items, list(comparison.scores))
+    return comparison, regressed_items(a_items, b_items, list(comparison.scores), comparison.directions)

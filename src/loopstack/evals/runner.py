@@ -243,6 +243,7 @@ class _Execution:
             cost=response.cost if response else None,
             cached=bool(response and response.cached),
             dataset_item_id=item.dataset_item_id,
+            cluster=item.cluster,
             trace_id=trace_id,
             span_id=span_id,
             scores=scores,

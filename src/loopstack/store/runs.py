@@ -84,6 +84,7 @@ class ItemResult:
     cost: float | None = None
     cached: bool = False
     dataset_item_id: str | None = None
+    cluster: str | None = None
     trace_id: str | None = None
     span_id: str | None = None
     scores: Sequence[ScoreRow] = ()
@@ -110,6 +111,7 @@ class RunItemRecord:
     trace_id: str | None
     span_id: str | None
     scores: list[ScoreRow] = field(default_factory=list)
+    cluster: str | None = None
 
     def score(self, name: str) -> ScoreRow | None:
         """The score called ``name`` on this item, if any."""
@@ -286,6 +288,7 @@ class RunRepository:
                     "id": item_id,
                     "run_id": run_id,
                     "dataset_item_id": item.dataset_item_id,
+                    "cluster": item.cluster,
                     "item_key": item.item_key,
                     "epoch": item.epoch,
                     "input": item.input,
@@ -410,6 +413,7 @@ class RunRepository:
                     trace_id=m["trace_id"],
                     span_id=m["span_id"],
                     scores=by_item.get(m["id"], []),
+                    cluster=m["cluster"],
                 )
             )
         return out

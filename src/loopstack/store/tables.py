@@ -178,6 +178,8 @@ run_items = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("dataset_item_id", ID),
     Column("item_key", String(200), nullable=False),
+    # The item's cluster key (items that share one are not independent: clustered standard errors).
+    Column("cluster", String(200)),
     Column("epoch", Integer, nullable=False, default=0),
     Column("input", JSONType, nullable=False),
     Column("expected", JSONType),

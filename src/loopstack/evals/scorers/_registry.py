@@ -35,6 +35,8 @@ class ScorerSpec:
     params: tuple[str, ...]
     """Parameter names it accepts besides ``alias`` and ``threshold`` (empty if it takes ``**kwargs``)."""
     accepts_any: bool = False
+    higher_is_better: bool = True
+    """False for costs and errors (TER, latency, tokens, cost): lower values are better."""
 
 
 _registry: dict[str, ScorerSpec] = {}
@@ -75,7 +77,9 @@ def scorer(name: str | None = None, *, version: str = "1", higher_is_better: boo
             if not higher_is_better:
                 obj.higher_is_better = False
             params, any_kw = _accepted(obj.__init__, skip=1)
-            spec = ScorerSpec(reg_name, version, obj, _first_line(obj.__doc__), params, any_kw)
+            spec = ScorerSpec(
+                reg_name, version, obj, _first_line(obj.__doc__), params, any_kw, obj.higher_is_better
+            )
         elif callable(obj):
             fn: Callable[..., Any] = obj
             reg_name = name or fn.__name__
@@ -84,7 +88,9 @@ def scorer(name: str | None = None, *, version: str = "1", higher_is_better: boo
             def factory(**kwargs: Any) -> Scorer:
                 return FunctionScorer(fn, reg_name, version, higher_is_better=higher_is_better, **kwargs)
 
-            spec = ScorerSpec(reg_name, version, factory, _first_line(fn.__doc__), params, any_kw)
+            spec = ScorerSpec(
+                reg_name, version, factory, _first_line(fn.__doc__), params, any_kw, higher_is_better
+            )
             obj.__loopstack_scorer__ = reg_name  # type: ignore[attr-defined]
         else:
             raise TypeError(f"@scorer needs a function or a Scorer subclass, got {obj!r}")
