@@ -165,3 +165,16 @@ async def test_concurrent_calls_share_one_queue() -> None:
 async def test_function_may_return_a_full_response() -> None:
     model = get_model("mock/full", fn=lambda r: ModelResponse(text="x", finish_reason="length"))
     assert (await model.generate("q")).finish_reason == "length"
+
+
+async def test_an_unreadable_cache_entry_is_a_miss_and_is_replaced(store: Store) -> None:
+    from sqlalchemy import update
+
+    model = get_model("mock/stale", outputs=["old", "new"])
+    await model.generate("q", cache=True, store=store)
+    with store.write() as conn:
+        conn.execute(update(model_cache).values(response={"written_by": "an older version"}))
+    answer = await model.generate("q", cache=True, store=store)
+    assert (answer.text, answer.cached) == ("new", False)
+    replay = await model.generate("q", cache=True, store=store)
+    assert (replay.text, replay.cached) == ("new", True)

@@ -70,7 +70,7 @@ def run(
     from loopstack.models import compose_request, get_model, parse_vars
 
     if text is None and prompt_ref is None and not sys.stdin.isatty():
-        text = sys.stdin.read()
+        text = sys.stdin.read() or None
     composed = compose_request(
         text,
         model=model,

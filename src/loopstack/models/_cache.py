@@ -10,7 +10,8 @@ import hashlib
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopstack.models._types import ModelRequest, ModelResponse
@@ -47,13 +48,18 @@ class ResponseCache:
             row = conn.execute(select(model_cache.c.response).where(model_cache.c.key == key)).first()
         if row is None:
             return None
+        try:
+            response = ModelResponse.model_validate(row[0])
+        except ValidationError:  # written by an incompatible version: a miss, replaced by the next put
+            with self.store.write() as conn:
+                conn.execute(delete(model_cache).where(model_cache.c.key == key))
+            return None
         with self.store.write() as conn:
             conn.execute(
                 update(model_cache)
                 .where(model_cache.c.key == key)
                 .values(hits=model_cache.c.hits + 1, last_hit_at=utcnow())
             )
-        response = ModelResponse.model_validate(row[0])
         response.cached = True
         return response
 
