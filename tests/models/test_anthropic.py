@@ -133,3 +133,26 @@ async def test_keys_name_the_env_var(stub, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     with pytest.raises(AuthenticationError, match="anthropic: no API key; set ANTHROPIC_API_KEY"):
         await get_model("anthropic/claude-3-5-haiku-latest", base_url=stub.url).generate("Hi")
+
+
+async def test_streaming_events(stub) -> None:  # type: ignore[no-untyped-def]
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_02",
+            "model": "claude-3-5-haiku-20241022",
+            "usage": {"input_tokens": 9, "output_tokens": 1},
+        },
+    }
+    delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hel"}}
+    delta2 = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}}
+    end = {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}
+    stub.reply(sse=[start, {"type": "ping"}, delta, delta2, end, {"type": "message_stop"}])
+    chunks: list[str] = []
+    answer = await get_model("anthropic/claude-3-5-haiku-latest", base_url=stub.url).generate(
+        "Hi", on_text=chunks.append
+    )
+    assert chunks == ["Hel", "lo"]
+    assert (answer.text, answer.finish_reason, answer.id) == ("Hello", "stop", "msg_02")
+    assert (answer.usage.input_tokens, answer.usage.output_tokens) == (9, 2)
+    assert stub.seen[0].json["stream"] is True

@@ -9,7 +9,13 @@ import aiohttp
 
 from loopstack.models import _http
 from loopstack.models._errors import AuthenticationError, ProviderError
-from loopstack.models._provider import Capabilities, Provider, ProviderOptions, register_provider
+from loopstack.models._provider import (
+    Capabilities,
+    Provider,
+    ProviderOptions,
+    TextCallback,
+    register_provider,
+)
 from loopstack.models._types import ModelRequest, ModelResponse, Usage
 
 API_VERSION = "2023-06-01"
@@ -35,7 +41,7 @@ class AnthropicProvider(Provider):
     """Claude models through the Messages API."""
 
     Options: ClassVar[type[ProviderOptions]] = AnthropicOptions
-    capabilities = Capabilities(streaming=False, json_mode=False, seed=False)
+    capabilities = Capabilities(streaming=True, json_mode=False, seed=False)
     default_max_concurrency = 64
 
     def __init__(self, model: str, options: ProviderOptions | None = None) -> None:
@@ -96,6 +102,49 @@ class AnthropicProvider(Provider):
         except aiohttp.ClientError as exc:
             raise _http.connection_error(self.name, self.url, exc) from None
         return self.parse(_http.loads(data, self.name))
+
+    async def stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
+        if not self._key:
+            raise AuthenticationError(
+                f"{self.name}: no API key; {self._key_hint}", provider=self.name, status=None
+            )
+        client = await _http.session()
+        message: dict[str, Any] = {"content": [], "usage": {}}
+        parts: list[str] = []
+        try:
+            body = _http.dumps({**self.body(request), "stream": True})
+            async with client.post(self.url, data=body, headers=self.headers) as resp:
+                if resp.status >= 300:
+                    data = await resp.read()
+                    raise _http.error_for_status(self.name, resp.status, resp.headers, data, self._key_hint)
+                async for raw in resp.content:
+                    line = raw.strip()
+                    if not line.startswith(b"data:"):
+                        continue
+                    event = _http.loads(line[5:].strip(), self.name)
+                    kind = event.get("type")
+                    if kind == "message_start":
+                        message.update(event.get("message") or {})
+                        message["content"] = []
+                    elif kind == "content_block_delta":
+                        text = (event.get("delta") or {}).get("text")
+                        if text:
+                            parts.append(text)
+                            on_text(text)
+                    elif kind == "message_delta":
+                        message["stop_reason"] = (event.get("delta") or {}).get("stop_reason")
+                        message["usage"] = {**(message.get("usage") or {}), **(event.get("usage") or {})}
+                    elif kind == "error":
+                        err = event.get("error") or {}
+                        raise ProviderError(
+                            f"{self.name}: {err.get('type', 'error')}: {err.get('message', '')}",
+                            provider=self.name,
+                            retryable=err.get("type") == "overloaded_error",
+                        )
+        except aiohttp.ClientError as exc:
+            raise _http.connection_error(self.name, self.url, exc) from None
+        message["content"] = [{"type": "text", "text": "".join(parts)}]
+        return self.parse(message)
 
     def parse(self, data: Any) -> ModelResponse:
         """A ModelResponse from a Messages reply (text blocks joined; cache reads counted as input)."""
