@@ -156,3 +156,12 @@ async def test_streaming_events(stub) -> None:  # type: ignore[no-untyped-def]
     assert (answer.text, answer.finish_reason, answer.id) == ("Hello", "stop", "msg_02")
     assert (answer.usage.input_tokens, answer.usage.output_tokens) == (9, 2)
     assert stub.seen[0].json["stream"] is True
+
+
+async def test_a_server_that_ignores_stream_still_answers(stub) -> None:  # type: ignore[no-untyped-def]
+    stub.reply(message("whole"))
+    chunks: list[str] = []
+    answer = await get_model("anthropic/claude-3-5-haiku-latest", base_url=stub.url).generate(
+        "Hi", on_text=chunks.append
+    )
+    assert (chunks, answer.text) == (["whole"], "whole")

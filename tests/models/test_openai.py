@@ -201,3 +201,10 @@ async def test_concurrency_limit_and_many_calls(stub) -> None:  # type: ignore[n
     assert len(answers) == 40 and all(a.text == "Hello!" for a in answers)
     assert stub.max_in_flight == 4
     assert sorted(s.json["messages"][0]["content"] for s in stub.seen) == sorted(f"q{i}" for i in range(40))
+
+
+async def test_a_server_that_ignores_stream_still_answers(stub) -> None:  # type: ignore[no-untyped-def]
+    stub.reply(completion("all at once"))
+    chunks: list[str] = []
+    answer = await get_model("openai-compatible/x", base_url=stub.url).generate("Hi", on_text=chunks.append)
+    assert (chunks, answer.text, answer.usage.input_tokens) == (["all at once"], "all at once", 12)

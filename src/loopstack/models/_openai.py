@@ -161,6 +161,10 @@ class OpenAIProvider(Provider):
                 if resp.status >= 300:
                     data = await resp.read()
                     raise _http.error_for_status(self.name, resp.status, resp.headers, data, self._key_hint)
+                if resp.content_type != "text/event-stream":  # a server that ignored "stream": one piece
+                    whole = self.parse(_http.loads(await resp.read(), self.name))
+                    on_text(whole.text)
+                    return whole
                 async for raw in resp.content:
                     line = raw.strip()
                     if not line.startswith(b"data:"):
