@@ -67,3 +67,19 @@ def test_copy_refuses_to_overwrite_a_changed_file(tmp_path: Path) -> None:
         copy_project(tmp_path)
     copy_project(tmp_path, force=True)
     assert (tmp_path / "suite.yaml").read_text() != "mine"
+
+
+def test_the_copied_project_has_its_readme_data_prompts_and_suite(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert names == [
+        "README.md",
+        "prompts/triage-v1.yaml",
+        "prompts/triage-v2.yaml",
+        "reviews.jsonl",
+        "suite.yaml",
+    ]
+    assert (
+        "labelling" in (tmp_path / "README.md").read_text().lower()
+        or "labels" in (tmp_path / "README.md").read_text()
+    )

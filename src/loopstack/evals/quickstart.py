@@ -51,7 +51,7 @@ def _package_files() -> list[tuple[str, Any]]:
     root = resources.files("loopstack.quickstart")
     out: list[tuple[str, Any]] = []
     for entry in root.iterdir():
-        if entry.name in (DATA_FILE, SUITE_FILE):
+        if entry.name in (DATA_FILE, SUITE_FILE, "README.md"):
             out.append((entry.name, entry))
     prompts = root.joinpath("prompts")
     for entry in prompts.iterdir():
