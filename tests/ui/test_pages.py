@@ -66,6 +66,8 @@ def test_trace_list_filters(client: Any, store: Store) -> None:
     assert ids("model=openai/gpt-4o") == {a}
     assert ids("status=error") == {b}
     assert ids("status=ok") == {a, c}
+    assert ids("model=local/x&status=error") == {b}  # model and error on the same span
+    assert ids("model=openai/gpt-4o&status=error") == set()
     assert ids("prompt=triage@2") == {b}
     assert ids("prompt=triage") == {a, b, c}
     assert ids("session=s-a") == {a}

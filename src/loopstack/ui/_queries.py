@@ -113,22 +113,25 @@ def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
             .correlate(spans)
         )
 
+    # Model, prompt version and error match ONE span together ("errors of this model"), in one lookup.
+    one_span: list[ColumnElement[bool]] = []
     if f.model:
-        conds.append(or_(spans.c.model == f.model, any_span(s2.c.model.concat("") == f.model)))
+        one_span.append(s2.c.model.concat("") == f.model)
     if f.prompt:
         name, _, version = f.prompt.partition("@")
-        pc = [s2.c.prompt_name.concat("") == name]
+        one_span.append(s2.c.prompt_name.concat("") == name)
         if version:
             try:
-                pc.append(s2.c.prompt_version + 0 == int(version))
+                one_span.append(s2.c.prompt_version + 0 == int(version))
             except ValueError:
                 raise InvalidInput(
                     f"prompt filter {f.prompt!r}: the version after @ must be a number"
                 ) from None
-        conds.append(any_span(*pc))
     if f.status == "error":
-        conds.append(or_(spans.c.status_code == "ERROR", any_span(s2.c.status_code == "ERROR")))
-    elif f.status == "ok":
+        one_span.append(s2.c.status_code == "ERROR")
+    if one_span:
+        conds.append(any_span(*one_span))
+    if f.status == "ok":
         conds.append(spans.c.status_code != "ERROR")
         conds.append(~any_span(s2.c.status_code == "ERROR"))
     if f.text:
