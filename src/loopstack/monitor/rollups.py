@@ -22,7 +22,9 @@ from sqlalchemy.engine import Connection
 from loopstack.store import Store, utcnow
 from loopstack.store.tables import rollup_watermarks, span_rollups, spans
 
-GRACE = timedelta(seconds=2)
+#: How long after its ``ingested_at`` stamp a span's transaction may still commit (the server's
+#: group-commit writer stamps rows before queueing them). Younger spans are read, not folded.
+GRACE = timedelta(seconds=30)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PG_LOCK = 7_460_302  # serialises concurrent refreshes on PostgreSQL (SQLite writers already queue)
 
