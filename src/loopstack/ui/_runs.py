@@ -4,14 +4,13 @@ regressions)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from loopstack.errors import LoopstackError, NotFound
-from loopstack.store.runs import RunItemRecord, RunRepository
+from loopstack.store.runs import RunRepository
 from loopstack.ui._context import UIContext
 from loopstack.ui._forms import opt_str
 from loopstack.ui._render import render
@@ -19,47 +18,6 @@ from loopstack.ui._render import render
 
 def _fail(exc: LoopstackError) -> HTTPException:
     return HTTPException(404 if isinstance(exc, NotFound) else 400, str(exc))
-
-
-@dataclass
-class ItemPair:
-    """One item (and epoch) in both runs, with each score's two values."""
-
-    key: str
-    epoch: int
-    baseline: RunItemRecord | None
-    candidate: RunItemRecord | None
-    scores: dict[str, tuple[float | None, float | None]]
-    regressed: list[str]
-    improved: list[str]
-
-    @property
-    def changed(self) -> bool:
-        out_a = self.baseline.output if self.baseline else None
-        out_b = self.candidate.output if self.candidate else None
-        return bool(self.regressed or self.improved) or out_a != out_b
-
-
-def _value(item: RunItemRecord | None, name: str) -> float | None:
-    if item is None or item.error is not None:
-        return None
-    s = item.score(name)
-    return None if s is None or s.error is not None else s.value
-
-
-def pair_items(a: list[RunItemRecord], b: list[RunItemRecord], names: list[str]) -> list[ItemPair]:
-    """Items of two runs side by side: regressions first, then improvements, other changes, the rest."""
-    base = {(i.item_key, i.epoch): i for i in a}
-    cand = {(i.item_key, i.epoch): i for i in b}
-    pairs = []
-    for key in sorted(base.keys() | cand.keys()):
-        x, y = base.get(key), cand.get(key)
-        values = {n: (_value(x, n), _value(y, n)) for n in names}
-        worse = [n for n, (u, v) in values.items() if u is not None and (v is None or v < u)]
-        better = [n for n, (u, v) in values.items() if v is not None and (u is None or v > u)]
-        pairs.append(ItemPair(key[0], key[1], x, y, values, worse, better))
-    pairs.sort(key=lambda p: (not p.regressed, not p.improved, not p.changed, p.key, p.epoch))
-    return pairs
 
 
 def add_routes(router: APIRouter, ctx: UIContext) -> None:
@@ -85,7 +43,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
 
     @router.get("/compare", response_class=HTMLResponse, name="ui_compare")
     def compare(request: Request) -> HTMLResponse:
-        from loopstack.evals.compare import compare_stored_runs
+        from loopstack.evals.compare import compare_stored_pairs
 
         q = request.query_params
         a, b = opt_str(q.get("a")), opt_str(q.get("b"))
@@ -96,8 +54,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         if only not in ("all", "changed", "regressions"):
             raise HTTPException(400, f"only: {only!r} is not one of all, changed, regressions")
         try:
-            comparison, _ = compare_stored_runs(r, a, b)
-            pairs = pair_items(r.items(a), r.items(b), list(comparison.scores))
+            comparison, pairs = compare_stored_pairs(r, a, b)
         except LoopstackError as exc:
             raise _fail(exc) from None
         counts = {
