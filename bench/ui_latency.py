@@ -77,14 +77,16 @@ def main() -> None:
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         results[label] = (p50, p95)
         print(f"{label:40s} p50={p50:7.1f} ms  p95={p95:7.1f} ms  {url}")
-    gated = ["traces list", "traces filtered (model+error, 7d)", "dashboard 24h"]
-    worst = max(results[k][1] for k in gated)
+    # Every measured page is gated: the figure is the worst p95 of them all.
+    worst_page = max(results, key=lambda k: results[k][1])
+    worst = results[worst_page][1]
     base = results["traces list"][0]
     print(
         "ratios to the unfiltered list (p50): "
         + ", ".join(f"{k}={v[0] / base:.1f}x" for k, v in results.items())
     )
     met = "yes" if worst <= TARGET_MS else "no"
+    print(f"slowest page (p95): {worst_page}")
     print(f"BENCH ui_latency p95_ms={worst:.0f} target={TARGET_MS:.0f} met={met}")
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from loopstack.monitor import compute_dashboard, resolve_range
-from loopstack.monitor.rollups import refresh_rollups
+from loopstack.monitor.rollups import GRACE, refresh_rollups
 from loopstack.store import Store
 from loopstack.store.scores import ScoreInput, add_score
 from ui.helpers import add_trace
@@ -76,3 +76,58 @@ def test_spans_outside_the_window_or_project_are_not_counted(store: Store) -> No
     assert compute_dashboard(store, pid, start, end, width).totals.requests == 0
     start, end, width = resolve_range("7d")
     assert compute_dashboard(store, pid, start, end, width).totals.requests == 1
+
+
+def _fold(store: Store, pid: str) -> int:
+    """Fold every span ingested so far (and no later one) into the rollups."""
+    return refresh_rollups(store, pid, now=datetime.now(UTC) + GRACE)
+
+
+def _requests_per_bucket(store: Store, start: datetime, end: datetime, width: int) -> list[int]:
+    """Model-call spans per bucket, counted straight from the spans table."""
+    from sqlalchemy import select
+
+    from loopstack.store.tables import spans
+
+    first = int(start.timestamp()) // width
+    counts = [0] * ((int(end.timestamp()) - 1) // width - first + 1)
+    with store.read() as conn:
+        for (t,) in conn.execute(select(spans.c.start_time).where(spans.c.model.is_not(None))):
+            if start <= t < end:
+                counts[int(t.timestamp()) // width - first] += 1
+    return counts
+
+
+@pytest.mark.parametrize("folded", [False, True])
+def test_day_buckets_match_the_spans_and_count_late_spans_once(store: Store, folded: bool) -> None:
+    pid = store.project_id("default")
+    for i, days in enumerate((0, 0, 2, 9)):
+        add_trace(
+            store, pid, start=NOW - timedelta(days=days, minutes=20), latency_ms=100 * (i + 1), error=i == 3
+        )
+    if folded:
+        _fold(store, pid)
+    start, end, width = resolve_range("30d")
+    d = compute_dashboard(store, pid, start, end, width)
+    assert [s.requests for s in d.series] == _requests_per_bucket(store, start, end, width)
+    assert (d.totals.requests, d.totals.errors) == (4, 1)
+    assert d.totals.p95_ms == pytest.approx(400, rel=0.03)
+    # A span that arrives late for a day already folded is counted, and once the day is re-summed, once.
+    add_trace(store, pid, start=NOW - timedelta(days=9, minutes=30), latency_ms=50)
+    assert _fold(store, pid) == (1 if folded else 5)
+    d = compute_dashboard(store, pid, start, end, width)
+    assert [s.requests for s in d.series] == _requests_per_bucket(store, start, end, width)
+    assert d.totals.requests == 5
+    assert d.totals.p50_ms == pytest.approx(200, rel=0.03)
+
+
+def test_a_window_of_days_with_partial_edges_counts_every_span(store: Store) -> None:
+    pid = store.project_id("default")
+    for hours in (1, 30, 24 * 12 + 3, 24 * 19 + 22):
+        add_trace(store, pid, start=NOW - timedelta(hours=hours))
+    _fold(store, pid)
+    start, end, width = resolve_range(None, start=NOW - timedelta(days=19, hours=23), end=NOW)
+    assert width == 86400 and (start.timestamp() % 86400 != 0 or end.timestamp() % 86400 != 0)
+    d = compute_dashboard(store, pid, start, end, width)
+    assert [s.requests for s in d.series] == _requests_per_bucket(store, start, end, width)
+    assert d.totals.requests == 4

@@ -96,7 +96,10 @@ def epoch_seconds(conn: Connection, column: Any) -> ColumnElement[Any]:
 def latency_bin(conn: Connection) -> ColumnElement[Any]:
     """The histogram bin of a span's duration (NULL when it has none)."""
     _ensure_ln(conn)
-    return cast(func.ln(spans.c.duration_ms + 1.0) * _BINS_PER_LN, Integer)
+    scaled = func.ln(spans.c.duration_ms + 1.0) * _BINS_PER_LN
+    if conn.dialect.name == "sqlite":  # CAST truncates there; PostgreSQL's rounds, hence the floor
+        return cast(scaled, Integer)
+    return cast(func.floor(scaled), Integer)
 
 
 def _ensure_ln(conn: Connection) -> None:
@@ -203,7 +206,8 @@ def _from_rollups(
 
     from loopstack.monitor.rollups import NBINS, read_rollups
 
-    rows = read_rollups(conn, project_id, start, end)
+    # Buckets of whole days take the daily rollups: a day's row always falls in a single bucket.
+    rows = read_rollups(conn, project_id, start, end, daily=bucket_seconds % 86400 == 0)
     if not rows:
         return
     # Vectorised: tens of thousands of rollup rows become a few numpy group-bys (bincount).

@@ -2,9 +2,11 @@
 
 ``refresh_rollups`` reads only the spans ingested since the project's watermark (an index on
 ``ingested_at``), groups them by hour, model, prompt version and latency bin in SQL, and merges the
-result into ``span_rollups``. Keying on ingest time, not start time, means a span that arrives late
-still lands in the hour it started. The watermark stops ``GRACE`` short of now so a batch whose
-transaction commits a moment after its ``ingested_at`` stamp is not skipped.
+result into ``span_rollups``; each day touched is then re-summed from its hourly rows into
+``span_rollups_daily``, which answers day-sized dashboard buckets with 24x fewer rows. Keying on
+ingest time, not start time, means a span that arrives late still lands in the hour it started. The
+watermark stops ``GRACE`` short of now so a batch whose transaction commits a moment after its
+``ingested_at`` stamp is not skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from loopstack.store import Store, utcnow
-from loopstack.store.tables import rollup_watermarks, span_rollups, spans
+from loopstack.store.tables import rollup_watermarks, span_rollups, span_rollups_daily, spans
 
 #: How long after its ``ingested_at`` stamp a span's transaction may still commit (the server's
 #: group-commit writer stamps rows before queueing them). Younger spans are read, not folded.
@@ -59,6 +61,17 @@ def decode_hist(raw: str) -> tuple[int, Any] | None:
         return None
     lo, _, data = raw.partition(":")
     return int(lo), np.frombuffer(binascii.a2b_base64(data), dtype="<u4")
+
+
+def _encode_counts(counts: Any) -> str:
+    """``encode_hist`` of a dense numpy array of counts by bin (bins 0..NBINS-1)."""
+    import numpy as np
+
+    nz = np.flatnonzero(counts)
+    if not nz.size:
+        return ""
+    lo, hi = int(nz[0]), int(nz[-1])
+    return f"{lo}:{base64.b64encode(counts[lo : hi + 1].astype('<u4').tobytes()).decode()}"
 
 
 def hist_dict(raw: str) -> dict[int, int]:
@@ -192,32 +205,83 @@ def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
             for k, v in acc.items()
         ],
     )
+    _resum_days(conn, project_id, sorted({h // 24 for h in hours}))
     return folded
 
 
-def read_rollups(conn: Connection, project_id: str, start: datetime, end: datetime) -> list[Any]:
+def _resum_days(conn: Connection, project_id: str, days: list[int]) -> None:
+    """Rebuild the daily rows of ``days`` as the sums of their hourly rows (same transaction)."""
+    import numpy as np
+
+    r, d = span_rollups.c, span_rollups_daily.c
+    for chunk in (days[i : i + 20] for i in range(0, len(days), 20)):
+        hours = [day * 24 + h for day in chunk for h in range(24)]
+        acc: dict[Key, list[Any]] = {}
+        for row in conn.execute(
+            select(
+                r.hour,
+                r.model,
+                r.prompt_name,
+                r.prompt_version,
+                r.requests,
+                r.errors,
+                r.input_tokens,
+                r.output_tokens,
+                r.cost,
+                r.latency_hist,
+            ).where(r.project_id == project_id, r.hour.in_(hours))
+        ):
+            key = (int(row[0]) // 24, str(row[1]), str(row[2]), int(row[3]))
+            cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, np.zeros(NBINS, dtype=np.int64)])
+            for i in range(4):
+                cur[i] += int(row[4 + i])
+            cur[4] += float(row[8])
+            decoded = decode_hist(row[9])
+            if decoded is not None:
+                lo, counts = decoded
+                cur[5][lo : lo + len(counts)] += counts
+        conn.execute(delete(span_rollups_daily).where(d.project_id == project_id, d.day.in_(chunk)))
+        if acc:
+            conn.execute(
+                insert(span_rollups_daily),
+                [
+                    {
+                        "project_id": project_id,
+                        "day": k[0],
+                        "model": k[1],
+                        "prompt_name": k[2],
+                        "prompt_version": k[3],
+                        "requests": v[0],
+                        "errors": v[1],
+                        "input_tokens": v[2],
+                        "output_tokens": v[3],
+                        "cost": v[4],
+                        "latency_hist": _encode_counts(v[5]),
+                    }
+                    for k, v in acc.items()
+                ],
+            )
+
+
+def read_rollups(
+    conn: Connection, project_id: str, start: datetime, end: datetime, *, daily: bool = False
+) -> list[Any]:
     """Rollup rows for the whole hours in [start, end), plus the spans ingested after the watermark
     (the last few seconds, not folded in yet) so a dashboard never lags behind ingest.
 
     Each row: (hour, model, prompt_name, prompt_version, requests, errors, input_tokens,
-    output_tokens, cost, encoded latency histogram).
+    output_tokens, cost, encoded latency histogram). With ``daily`` the whole days inside the window
+    come as one row per day (its ``hour`` is the day's first hour): only for buckets of whole days.
     """
     first, last = int(start.timestamp()) // 3600, int(end.timestamp()) // 3600
-    cols = "hour, model, prompt_name, prompt_version, requests, errors, input_tokens, output_tokens, cost, "
-    cols += "latency_hist"
-    # A plain cursor: tens of thousands of small rows, no per-value type processing.
-    if conn.dialect.name == "postgresql":
-        where, params = (
-            "project_id = %(p)s AND hour >= %(a)s AND hour < %(b)s",
-            {"p": project_id, "a": first, "b": last},
-        )
-        raw = conn.exec_driver_sql(f"SELECT {cols} FROM span_rollups WHERE {where}", params).all()
+    out: list[Any] = []
+    day_lo, day_hi = -(-first // 24), last // 24
+    if daily and day_lo < day_hi:
+        out += _rollup_rows(conn, "span_rollups_daily", "day * 24", "day", project_id, day_lo, day_hi)
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, day_lo * 24)
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, day_hi * 24, last)
     else:
-        where = "project_id = ? AND hour >= ? AND hour < ?"
-        raw = conn.exec_driver_sql(
-            f"SELECT {cols} FROM span_rollups WHERE {where}", (project_id, first, last)
-        ).all()
-    out: list[Any] = list(raw)  # Row objects are tuples already
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, last)
     since = conn.execute(
         select(rollup_watermarks.c.ingested_until).where(rollup_watermarks.c.project_id == project_id)
     ).scalar()
@@ -242,3 +306,20 @@ def read_rollups(conn: Connection, project_id: str, start: datetime, end: dateti
             )
         )
     return out
+
+
+def _rollup_rows(
+    conn: Connection, table: str, hour_expr: str, key: str, project_id: str, lo: int, hi: int
+) -> list[Any]:
+    """Rows of one rollup table with ``lo <= key < hi``, read through a plain cursor (tens of
+    thousands of small rows at most, no per-value type processing)."""
+    if lo >= hi:
+        return []
+    cols = f"{hour_expr}, model, prompt_name, prompt_version, requests, errors, input_tokens, "
+    cols += "output_tokens, cost, latency_hist"
+    if conn.dialect.name == "postgresql":
+        where = f"project_id = %(p)s AND {key} >= %(a)s AND {key} < %(b)s"
+        sql, params = f"SELECT {cols} FROM {table} WHERE {where}", {"p": project_id, "a": lo, "b": hi}
+        return list(conn.exec_driver_sql(sql, params).all())
+    where = f"project_id = ? AND {key} >= ? AND {key} < ?"
+    return list(conn.exec_driver_sql(f"SELECT {cols} FROM {table} WHERE {where}", (project_id, lo, hi)).all())

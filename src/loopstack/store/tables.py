@@ -269,6 +269,8 @@ scores = Table(
     Index(None, "run_id", "name"),
     Index(None, "run_item_id"),
     Index(None, "project_id", "name", "created_at"),
+    # Covering index for the dashboard's scan of a window of scores (no lookups into the table).
+    Index(None, "project_id", "created_at", "target_type", "source", "name", "value"),
 )
 
 annotation_queue = Table(
@@ -319,6 +321,22 @@ span_rollups = Table(
     Column("output_tokens", Integer, nullable=False),
     Column("cost", Float, nullable=False),
     Column("latency_hist", Text, nullable=False),  # "bin:count,..." (log-spaced bins, monitor/aggregates.py)
+)
+
+span_rollups_daily = Table(
+    "span_rollups_daily",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Integer, primary_key=True),  # Unix time // 86400: the sum of that day's hourly rows
+    Column("model", String(300), primary_key=True),
+    Column("prompt_name", String(200), primary_key=True),
+    Column("prompt_version", Integer, primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cost", Float, nullable=False),
+    Column("latency_hist", Text, nullable=False),
 )
 
 rollup_watermarks = Table(
