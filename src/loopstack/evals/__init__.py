@@ -10,7 +10,7 @@ from loopstack.evals.scorers import Sample, Score, Scorer, get_scorer, scorer
 from loopstack.store.datasets import DatasetItem
 
 if TYPE_CHECKING:
-    from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary, ScoreSummary
+    from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary, ScoreSummary, summarize
     from loopstack.evals.runner import evaluate, resume_run, run_suite
     from loopstack.evals.suite import Suite, load_suite
 
@@ -20,6 +20,7 @@ _LAZY = {
     "RunComparison": "loopstack.evals._outcome",
     "RunSummary": "loopstack.evals._outcome",
     "ScoreSummary": "loopstack.evals._outcome",
+    "summarize": "loopstack.evals._outcome",
     "evaluate": "loopstack.evals.runner",
     "resume_run": "loopstack.evals.runner",
     "run_suite": "loopstack.evals.runner",
@@ -47,6 +48,7 @@ __all__ = [
     "load_suite",
     "resume_run",
     "run_suite",
+    "summarize",
     "Dataset",
     "DatasetItem",
     "Sample",

@@ -30,7 +30,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
     def run(request: Request, run_id: str) -> HTMLResponse:
-        from loopstack.evals._outcome import summarize
+        from loopstack.evals import summarize
 
         r = repo(request)
         try:
