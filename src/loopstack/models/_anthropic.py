@@ -108,45 +108,33 @@ class AnthropicProvider(Provider):
             raise AuthenticationError(
                 f"{self.name}: no API key; {self._key_hint}", provider=self.name, status=None
             )
-        client = await _http.session()
         message: dict[str, Any] = {"content": [], "usage": {}}
         parts: list[str] = []
-        try:
-            body = _http.dumps({**self.body(request), "stream": True})
-            async with client.post(self.url, data=body, headers=self.headers) as resp:
-                if resp.status >= 300:
-                    data = await resp.read()
-                    raise _http.error_for_status(self.name, resp.status, resp.headers, data, self._key_hint)
-                if resp.content_type != "text/event-stream":  # a server that ignored "stream": one piece
-                    whole = self.parse(_http.loads(await resp.read(), self.name))
-                    on_text(whole.text)
-                    return whole
-                async for raw in resp.content:
-                    line = raw.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    event = _http.loads(line[5:].strip(), self.name)
-                    kind = event.get("type")
-                    if kind == "message_start":
-                        message.update(event.get("message") or {})
-                        message["content"] = []
-                    elif kind == "content_block_delta":
-                        text = (event.get("delta") or {}).get("text")
-                        if text:
-                            parts.append(text)
-                            on_text(text)
-                    elif kind == "message_delta":
-                        message["stop_reason"] = (event.get("delta") or {}).get("stop_reason")
-                        message["usage"] = {**(message.get("usage") or {}), **(event.get("usage") or {})}
-                    elif kind == "error":
-                        err = event.get("error") or {}
-                        raise ProviderError(
-                            f"{self.name}: {err.get('type', 'error')}: {err.get('message', '')}",
-                            provider=self.name,
-                            retryable=err.get("type") == "overloaded_error",
-                        )
-        except aiohttp.ClientError as exc:
-            raise _http.connection_error(self.name, self.url, exc) from None
+        body = {**self.body(request), "stream": True}
+        async for event in _http.sse_events(self.url, body, self.headers, self.name, self._key_hint):
+            if isinstance(event, _http.NotStreamed):  # a server that ignored "stream": one piece
+                whole = self.parse(event.body)
+                on_text(whole.text)
+                return whole
+            kind = event.get("type")
+            if kind == "message_start":
+                message.update(event.get("message") or {})
+                message["content"] = []
+            elif kind == "content_block_delta":
+                text = (event.get("delta") or {}).get("text")
+                if text:
+                    parts.append(text)
+                    on_text(text)
+            elif kind == "message_delta":
+                message["stop_reason"] = (event.get("delta") or {}).get("stop_reason")
+                message["usage"] = {**(message.get("usage") or {}), **(event.get("usage") or {})}
+            elif kind == "error":
+                err = event.get("error") or {}
+                raise ProviderError(
+                    f"{self.name}: {err.get('type', 'error')}: {err.get('message', '')}",
+                    provider=self.name,
+                    retryable=err.get("type") == "overloaded_error",
+                )
         message["content"] = [{"type": "text", "text": "".join(parts)}]
         return self.parse(message)
 

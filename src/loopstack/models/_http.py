@@ -13,6 +13,7 @@ import email.utils
 import time
 import weakref
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -147,3 +148,38 @@ def connection_error(provider: str, url: str, exc: BaseException) -> ProviderErr
     """A retryable error for a failed connection, naming where we tried to go."""
     detail = str(exc) or type(exc).__name__
     return ProviderError(f"{provider}: cannot reach {url}: {detail}", provider=provider, retryable=True)
+
+
+@dataclass(frozen=True)
+class NotStreamed:
+    """What ``sse_events`` yields when the server ignored the stream flag: its one JSON reply."""
+
+    body: Any
+
+
+async def sse_events(
+    url: str, body: Mapping[str, Any], headers: Mapping[str, str], provider: str, key_hint: str
+) -> AsyncGenerator[Any, None]:
+    """POST ``body`` and yield the JSON of each server-sent ``data:`` event, until ``[DONE]`` or the end.
+
+    A server that answers with a plain JSON body instead of an event stream yields one ``NotStreamed``.
+    HTTP errors and connection failures raise the same typed errors as a non-streaming call.
+    """
+    client = await session()
+    try:
+        async with client.post(url, data=dumps(body), headers=headers) as resp:
+            if resp.status >= 300:
+                raise error_for_status(provider, resp.status, resp.headers, await resp.read(), key_hint)
+            if resp.content_type != "text/event-stream":
+                yield NotStreamed(loads(await resp.read(), provider))
+                return
+            async for raw in resp.content:
+                line = raw.strip()
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    return
+                yield loads(payload, provider)
+    except aiohttp.ClientError as exc:
+        raise connection_error(provider, url, exc) from None

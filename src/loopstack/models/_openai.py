@@ -149,43 +149,28 @@ class OpenAIProvider(Provider):
 
     async def stream(self, request: ModelRequest, on_text: TextCallback) -> ModelResponse:
         self._check_key()
-        client = await _http.session()
         parts: list[str] = []
         finish: str | None = None
         usage: Usage | None = None
         rid: str | None = None
         rmodel: str | None = None
-        try:
-            body = _http.dumps(self.body(request, stream=True))
-            async with client.post(self.url, data=body, headers=self.headers) as resp:
-                if resp.status >= 300:
-                    data = await resp.read()
-                    raise _http.error_for_status(self.name, resp.status, resp.headers, data, self._key_hint)
-                if resp.content_type != "text/event-stream":  # a server that ignored "stream": one piece
-                    whole = self.parse(_http.loads(await resp.read(), self.name))
-                    on_text(whole.text)
-                    return whole
-                async for raw in resp.content:
-                    line = raw.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        break
-                    event = _http.loads(payload, self.name)
-                    rid = rid or event.get("id")
-                    rmodel = rmodel or event.get("model")
-                    if event.get("usage"):
-                        usage = _usage(event["usage"])
-                    for choice in event.get("choices") or []:
-                        delta = (choice.get("delta") or {}).get("content")
-                        if delta:
-                            parts.append(delta)
-                            on_text(delta)
-                        if choice.get("finish_reason"):
-                            finish = choice["finish_reason"]
-        except aiohttp.ClientError as exc:
-            raise _http.connection_error(self.name, self.url, exc) from None
+        body = self.body(request, stream=True)
+        async for event in _http.sse_events(self.url, body, self.headers, self.name, self._key_hint):
+            if isinstance(event, _http.NotStreamed):  # a server that ignored "stream": one piece
+                whole = self.parse(event.body)
+                on_text(whole.text)
+                return whole
+            rid = rid or event.get("id")
+            rmodel = rmodel or event.get("model")
+            if event.get("usage"):
+                usage = _usage(event["usage"])
+            for choice in event.get("choices") or []:
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    parts.append(delta)
+                    on_text(delta)
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
         return ModelResponse(
             text="".join(parts),
             finish_reason=_FINISH.get(finish, finish) if finish else None,
