@@ -200,3 +200,33 @@ def test_a_value_that_cannot_be_recorded_never_breaks_the_call(stored_spans: Row
     (row,) = stored_spans()
     assert row["name"] == "odd"
     assert row["input"] is None and row["output"] is None
+
+
+def test_sample_rate_applies_when_the_app_owns_the_tracer_provider(
+    stored_spans: Rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An app that set up OpenTelemetry first keeps its provider and its sampler; Loopstack adds its
+    # processors to that provider, and its own sample rate still thins what it stores (whole traces).
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from loopstack.tracing import _setup
+
+    app_provider = TracerProvider()
+    monkeypatch.setattr(_setup.trace, "get_tracer_provider", lambda: app_provider)
+    monkeypatch.setattr(_setup.state, "provider", None)
+    monkeypatch.setattr(_setup.state, "tracer", _setup.state.tracer)
+    try:
+        loopstack.init(sample_rate=0.0)
+        assert _setup.state.provider is app_provider
+        tracer = app_provider.get_tracer("app")
+        for _ in range(20):
+            with tracer.start_as_current_span("app-span"):
+                pass
+        assert stored_spans() == []
+
+        loopstack.init(sample_rate=1.0)
+        with tracer.start_as_current_span("kept"):
+            pass
+        assert [r["name"] for r in stored_spans()] == ["kept"]
+    finally:
+        loopstack.tracing.shutdown()

@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
+    Decision,
     ParentBased,
     Sampler,
     SamplingResult,
@@ -62,18 +63,27 @@ class _BoundedBatchProcessor(BatchSpanProcessor):
 
 
 class _Switch(SpanProcessor):
-    """Forwards to the processor of the latest ``init``, so calling ``init`` again reconfigures."""
+    """Forwards to the processor of the latest ``init``, so calling ``init`` again reconfigures.
+
+    When the app owns the TracerProvider, its sampler (not ours) decides what is recorded; ``keep``
+    then applies our sample rate to what we export, by trace id, so whole traces are kept or dropped.
+    """
 
     def __init__(self) -> None:
         self.target: _BoundedBatchProcessor | None = None
+        self.keep: TraceIdRatioBased | None = None
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
         target = self.target
-        if target is not None:
-            target.on_end(span)
+        if target is None:
+            return
+        keep = self.keep
+        if keep is not None and span.context is not None and not _kept(keep, span):
+            return
+        target.on_end(span)
 
     def shutdown(self) -> None:
         if self.target is not None:
@@ -81,6 +91,12 @@ class _Switch(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.target.force_flush(timeout_millis) if self.target is not None else True
+
+
+def _kept(ratio: TraceIdRatioBased, span: ReadableSpan) -> bool:
+    assert span.context is not None
+    decision = ratio.should_sample(None, span.context.trace_id, span.name).decision
+    return decision is Decision.RECORD_AND_SAMPLE
 
 
 class _SwitchSampler(Sampler):
@@ -194,10 +210,13 @@ def init(
             settings.trace_capture_limit if capture_limit is None else capture_limit, mask
         )
         set_defaults(session_id, user_id, tags)
-        state.sampler.inner = ParentBased(TraceIdRatioBased(max(0.0, min(1.0, rate))))
+        ratio = TraceIdRatioBased(max(0.0, min(1.0, rate)))
+        state.sampler.inner = ParentBased(ratio)
         if state.provider is None:
             state.provider = _provider(service_name)
             state.tracer = state.provider.get_tracer(TRACER_NAME)
+        app_owned = state.provider.sampler is not state.sampler
+        state.switch.keep = ratio if app_owned and ratio.rate < 1.0 else None
         previous = state.switch.target
         state.switch.target = _BoundedBatchProcessor(
             _exporter(endpoint, api_key, project, timeout=max(state.flush_timeout, 1.0) * 2),
