@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -230,3 +233,43 @@ def test_sample_rate_applies_when_the_app_owns_the_tracer_provider(
         assert [r["name"] for r in stored_spans()] == ["kept"]
     finally:
         loopstack.tracing.shutdown()
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def redact_emails(text: str) -> str:
+    """The string redactor docs/tracing.md shows."""
+    return EMAIL.sub("[email]", text)
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str
+
+
+def test_the_mask_reaches_every_string_nested_in_inputs_and_outputs(stored_spans: Rows) -> None:
+    loopstack.init(mask=redact_emails)
+
+    @loopstack.observe(name="lookup")
+    def lookup(user: dict[str, Any], cc: list[str], contact: Contact) -> dict[str, Any]:
+        return {"found": [{"email": user["email"], "aliases": ["bob@example.org"]}], "note": "ok"}
+
+    with loopstack.span("block", input={"to": ["carol@example.net"]}) as s:
+        s.set_output(("dave@example.com", {"nested": {"deep": ["erin@example.com"]}}))
+    lookup({"email": "alice@example.com", "id": 7}, ["frank@example.com"], Contact("Gus", "gus@example.com"))
+    rows = {r["name"]: r for r in stored_spans()}
+    captured = " ".join(f"{r['input']} {r['output']}" for r in rows.values())
+    assert "@example" not in captured
+    assert json.loads(rows["lookup"]["input"]) == {
+        "user": {"email": "[email]", "id": 7},
+        "cc": ["[email]"],
+        "contact": {"name": "Gus", "email": "[email]"},
+    }
+    assert json.loads(rows["lookup"]["output"]) == {
+        "found": [{"email": "[email]", "aliases": ["[email]"]}],
+        "note": "ok",
+    }
+    assert json.loads(rows["block"]["output"]) == ["[email]", {"nested": {"deep": ["[email]"]}}]
+    loopstack.tracing.shutdown()
