@@ -53,9 +53,7 @@ def _masked(value: Any, mask: Callable[[Any], Any], depth: int = 0) -> Any:
     if depth > _MAX_DEPTH:
         return mask(repr(value)[:200])
     if isinstance(value, dict):
-        return {
-            (mask(k) if isinstance(k, str) else k): _masked(v, mask, depth + 1) for k, v in value.items()
-        }
+        return {(mask(k) if isinstance(k, str) else k): _masked(v, mask, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked(v, mask, depth + 1) for v in value]
     try:
