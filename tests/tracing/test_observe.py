@@ -273,3 +273,31 @@ def test_the_mask_reaches_every_string_nested_in_inputs_and_outputs(stored_spans
     }
     assert json.loads(rows["block"]["output"]) == ["[email]", {"nested": {"deep": ["[email]"]}}]
     loopstack.tracing.shutdown()
+
+
+def test_the_mask_reaches_model_calls_and_other_tracers_spans(stored_spans: Rows) -> None:
+    from opentelemetry import trace
+
+    from loopstack.models import forget_models, get_model
+
+    loopstack.init(mask=redact_emails)
+    forget_models()
+    model = get_model("mock/mask", fn=lambda request: "Reply to alice@example.com")
+    asyncio.run(model.generate([{"role": "user", "content": "I am bob@example.org"}]))
+    forget_models()
+    tracer = trace.get_tracer("openinference.instrumentation.test")
+    attrs = {
+        "input.value": '{"question": "mail carol@example.net"}',
+        "llm.input_messages.0.message.content": "dave@example.com here",
+        "llm.model_name": "gpt-4o-mini",
+    }
+    with tracer.start_as_current_span("ChatModel", attributes=attrs):
+        pass
+    rows = {r["name"]: r for r in stored_spans()}
+    chat, other = next(r for n, r in rows.items() if n.startswith("chat ")), rows["ChatModel"]
+    assert json.loads(chat["input"]) == [{"role": "user", "content": "I am [email]"}]
+    assert chat["output"] == "Reply to [email]"
+    assert json.loads(other["input"]) == {"question": "mail [email]"}
+    assert other["attributes"]["llm.input_messages.0.message.content"] == "[email] here"
+    assert other["model"] == "gpt-4o-mini"
+    loopstack.tracing.shutdown()

@@ -39,6 +39,20 @@ class Capture:
         return to_text(value, self.limit)
 
 
+def mask_text(text: str, mask: Callable[[Any], Any]) -> str:
+    """Text someone else recorded (a JSON document or plain text), with ``mask`` applied to every
+    string in it, as ``Capture.text`` does to a captured value. Raises what the mask raises."""
+    if text[:1] in ("[", "{"):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return orjson.dumps(_masked(value, mask), default=_default, option=_OPTIONS).decode()
+    masked = mask(text)
+    return masked if isinstance(masked, str) else to_text(masked, len(text) * 2 + 100)
+
+
 def _masked(value: Any, mask: Callable[[Any], Any], depth: int = 0) -> Any:
     """``value`` with ``mask`` applied to every string in it, however deep.
 

@@ -47,7 +47,10 @@ WARN_INTERVAL = 30.0
 
 
 class _CountingExporter(SpanExporter):
-    """Counts (and logs) the spans of every export that did not succeed; never raises."""
+    """Counts (and logs) the spans of every export that did not succeed; never raises.
+
+    With a mask set, spans from other tracers get it on their text attributes first (_export_mask.py).
+    """
 
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
@@ -57,6 +60,11 @@ class _CountingExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
+            mask = state.capture.mask
+            if mask is not None:
+                from loopstack.tracing._export_mask import masked_spans
+
+                spans = masked_spans(spans, mask, TRACER_NAME)
             result = self.inner.export(spans)
         except Exception as exc:  # noqa: BLE001 - an exporter bug must not kill the export thread
             log.debug("loopstack: span export raised: %s", exc)
