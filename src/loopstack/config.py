@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from pathlib import Path
 
 from pydantic import Field
@@ -55,7 +55,43 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.home / 'loopstack.db'}"
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+class _ProcessSettings:
+    """``get_settings()``: the process-wide settings, read once from the environment.
+
+    ``loopstack.init(endpoint=…, api_key=…, project=…)`` overrides those fields for the whole process
+    (``configure``), so spans, ``get_prompt`` and ``feedback`` share one configuration.
+    ``cache_clear()`` rereads the environment and forgets the overrides.
+    """
+
+    def __init__(self) -> None:
+        self._current: Settings | None = None
+        self._lock = threading.RLock()
+
+    def __call__(self) -> Settings:
+        current = self._current
+        if current is None:
+            with self._lock:
+                if self._current is None:
+                    self._current = Settings()
+                current = self._current
+        return current
+
+    def cache_clear(self) -> None:
+        """Forget the settings (and any ``configure`` overrides); the next call rereads the environment."""
+        with self._lock:
+            self._current = None
+
+    def configure(self, **values: object) -> Settings:
+        """Replace the given fields of the process-wide settings (None leaves a field as it is)."""
+        updates = {k: v for k, v in values.items() if v is not None}
+        unknown = set(updates) - set(Settings.model_fields)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        with self._lock:
+            current = self()
+            if any(getattr(current, k) != v for k, v in updates.items()):
+                self._current = current = current.model_copy(update=updates)
+            return current
+
+
+get_settings = _ProcessSettings()

@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 import loopstack
 from loopstack.config import get_settings
-from loopstack.errors import ConfigError
 from loopstack.store import get_store
 from loopstack.store.keys import create_key
 from loopstack.store.tables import spans
@@ -116,16 +115,18 @@ def test_feedback_from_the_sdk_reaches_a_keyed_server(
     monkeypatch.setenv("LOOPSTACK_API_KEY", key)
     get_settings.cache_clear()
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    stored = loopstack.feedback(trace_id, "accepted", True)
-    assert (stored["value"], stored["data_type"]) == (1.0, "boolean")
+    loopstack.feedback(trace_id, "accepted", True)
+    assert loopstack.flush(30)
     listed = httpx.get(
         f"{server.url}/api/scores", headers={"authorization": f"Bearer {key}"}, timeout=10
     ).json()["items"]
-    assert [(s["trace_id"], s["name"]) for s in listed] == [(trace_id, "accepted")]
+    assert [(s["trace_id"], s["name"], s["data_type"]) for s in listed] == [(trace_id, "accepted", "boolean")]
     monkeypatch.setenv("LOOPSTACK_API_KEY", "lsk_wrong")
     get_settings.cache_clear()
-    with pytest.raises(ConfigError, match="refused LOOPSTACK_API_KEY"):
-        loopstack.feedback(trace_id, "accepted", True)
+    before = loopstack.tracing.dropped_feedback()
+    loopstack.feedback(trace_id, "accepted", True)  # refused: logged and counted, never raised
+    assert loopstack.flush(30)
+    assert loopstack.tracing.dropped_feedback() == before + 1
 
 
 def test_every_acknowledged_span_survives_sigkill(live_server: Callable[..., LiveServer]) -> None:

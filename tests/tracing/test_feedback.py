@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 import loopstack
-from loopstack.errors import InvalidInput
 from loopstack.store import get_store
 from loopstack.store.tables import scores
 
@@ -18,6 +17,10 @@ def test_feedback_on_the_current_trace_is_stored_locally() -> None:
     assert trace_id == s.trace_id
     loopstack.feedback(trace_id, "thumbs", "down", comment="wrong answer", author="alice")
     loopstack.feedback(trace_id, "correction", "Refunds take 5 days.", data_type="text", span_id=s.span_id)
+    before = loopstack.tracing.dropped_feedback()
+    loopstack.feedback("not-an-id", "thumbs", "up")  # logged and counted, never raised
+    assert loopstack.flush(10)
+    assert loopstack.tracing.dropped_feedback() == before + 1
     with get_store().read() as conn:
         rows = {r.name: r for r in conn.execute(select(scores))}
     assert (rows["thumbs"].value, rows["thumbs"].data_type, rows["thumbs"].source) == (
@@ -34,5 +37,3 @@ def test_feedback_on_the_current_trace_is_stored_locally() -> None:
         "Refunds take 5 days.",
         s.span_id,
     )
-    with pytest.raises(InvalidInput, match="trace_id must be 32 hex"):
-        loopstack.feedback("not-an-id", "thumbs", "up")

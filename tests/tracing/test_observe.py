@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -230,3 +233,71 @@ def test_sample_rate_applies_when_the_app_owns_the_tracer_provider(
         assert [r["name"] for r in stored_spans()] == ["kept"]
     finally:
         loopstack.tracing.shutdown()
+
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+def redact_emails(text: str) -> str:
+    """The string redactor docs/tracing.md shows."""
+    return EMAIL.sub("[email]", text)
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str
+
+
+def test_the_mask_reaches_every_string_nested_in_inputs_and_outputs(stored_spans: Rows) -> None:
+    loopstack.init(mask=redact_emails)
+
+    @loopstack.observe(name="lookup")
+    def lookup(user: dict[str, Any], cc: list[str], contact: Contact) -> dict[str, Any]:
+        return {"found": [{"email": user["email"], "aliases": ["bob@example.org"]}], "note": "ok"}
+
+    with loopstack.span("block", input={"to": ["carol@example.net"]}) as s:
+        s.set_output(("dave@example.com", {"nested": {"deep": ["erin@example.com"]}}))
+    lookup({"email": "alice@example.com", "id": 7}, ["frank@example.com"], Contact("Gus", "gus@example.com"))
+    rows = {r["name"]: r for r in stored_spans()}
+    captured = " ".join(f"{r['input']} {r['output']}" for r in rows.values())
+    assert "@example" not in captured
+    assert json.loads(rows["lookup"]["input"]) == {
+        "user": {"email": "[email]", "id": 7},
+        "cc": ["[email]"],
+        "contact": {"name": "Gus", "email": "[email]"},
+    }
+    assert json.loads(rows["lookup"]["output"]) == {
+        "found": [{"email": "[email]", "aliases": ["[email]"]}],
+        "note": "ok",
+    }
+    assert json.loads(rows["block"]["output"]) == ["[email]", {"nested": {"deep": ["[email]"]}}]
+    loopstack.tracing.shutdown()
+
+
+def test_the_mask_reaches_model_calls_and_other_tracers_spans(stored_spans: Rows) -> None:
+    from opentelemetry import trace
+
+    from loopstack.models import forget_models, get_model
+
+    loopstack.init(mask=redact_emails)
+    forget_models()
+    model = get_model("mock/mask", fn=lambda request: "Reply to alice@example.com")
+    asyncio.run(model.generate([{"role": "user", "content": "I am bob@example.org"}]))
+    forget_models()
+    tracer = trace.get_tracer("openinference.instrumentation.test")
+    attrs = {
+        "input.value": '{"question": "mail carol@example.net"}',
+        "llm.input_messages.0.message.content": "dave@example.com here",
+        "llm.model_name": "gpt-4o-mini",
+    }
+    with tracer.start_as_current_span("ChatModel", attributes=attrs):
+        pass
+    rows = {r["name"]: r for r in stored_spans()}
+    chat, other = next(r for n, r in rows.items() if n.startswith("chat ")), rows["ChatModel"]
+    assert json.loads(chat["input"]) == [{"role": "user", "content": "I am [email]"}]
+    assert chat["output"] == "Reply to [email]"
+    assert json.loads(other["input"]) == {"question": "mail [email]"}
+    assert other["attributes"]["llm.input_messages.0.message.content"] == "[email] here"
+    assert other["model"] == "gpt-4o-mini"
+    loopstack.tracing.shutdown()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
 
+from loopstack.config import Settings
 from loopstack.monitor import compute_dashboard, resolve_range
 from loopstack.monitor.rollups import GRACE, refresh_rollups
 from loopstack.store import Store
 from loopstack.store.scores import ScoreInput, add_score
+from loopstack.ui import mount_ui
 from ui.helpers import add_trace
 
 NOW = datetime.now(UTC)
@@ -131,3 +138,67 @@ def test_a_window_of_days_with_partial_edges_counts_every_span(store: Store) -> 
     d = compute_dashboard(store, pid, start, end, width)
     assert [s.requests for s in d.series] == _requests_per_bucket(store, start, end, width)
     assert d.totals.requests == 4
+
+
+def test_eval_runs_stay_out_of_production_views(store: Store, tmp_path: Path) -> None:
+    """A real eval run traced next to production traffic: the dashboard, its rollups, the trace list
+    and ``/api/traces`` show production only, and the environment filter shows the eval traces."""
+    import loopstack
+    from loopstack.evals.runner import evaluate
+    from loopstack.models import forget_models, get_model
+    from loopstack.prompts import PromptRegistry
+    from loopstack.server import create_app
+    from loopstack.tracing import shutdown
+
+    pid = store.project_id("default")
+    add_trace(store, pid)
+    add_trace(store, pid, model="local/x")  # two production requests, ingested like OTLP spans
+    loopstack.init()  # the SDK's local store is this test's database
+    forget_models()
+    model = get_model("mock/env", fn=lambda request: "positive")
+
+    @loopstack.observe(name="app.request")
+    async def handle(review: str) -> str:
+        return (await model.generate(review)).text
+
+    asyncio.run(handle("Great app"))  # a third production request, through the SDK
+    PromptRegistry(store).push("triage", [{"role": "user", "content": "{{ review }}"}], labels=["production"])
+    rows = [{"id": f"i{i}", "review": "love", "expected": "positive"} for i in range(5)]
+    (tmp_path / "reviews.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: reviews.jsonl\nprompts: [triage@production]\nmodels: [mock/env]\nscorers: [exact_match]\n"
+        "cache: false\n"
+    )
+    evaluate(suite)  # five eval items, each a trace with one model call
+    assert loopstack.flush(10)
+    shutdown(timeout=5)
+    forget_models()
+
+    def requests(rng: str, environment: str | None = None) -> int:
+        start, end, width = resolve_range(rng)
+        return compute_dashboard(store, pid, start, end, width, environment=environment).totals.requests
+
+    for rng in ("1h", "24h"):  # from the spans, and from the hourly rollups
+        assert (requests(rng), requests(rng, "eval"), requests(rng, "all")) == (3, 5, 8)
+    refresh_rollups(store, pid, now=datetime.now(UTC) + GRACE + timedelta(seconds=5))
+    assert (requests("24h"), requests("24h", "eval"), requests("7d", "all")) == (3, 5, 8)
+
+    app = FastAPI()
+    mount_ui(app, store)
+    with TestClient(app, base_url="http://testserver") as ui:
+        page = ui.get("/ui/traces").text
+        assert page.count('class="trace-link"') == 3 and "eval.item" not in page
+        page = ui.get("/ui/traces", params={"environment": "eval"}).text
+        assert page.count(">eval.item</a>") == 5 and "app.request" not in page
+        dashboard = ui.get("/ui/", params={"range": "1h", "environment": "eval"}).text
+        assert '<b id="tile-requests">5</b>' in dashboard
+        assert '<b id="tile-requests">3</b>' in ui.get("/ui/", params={"range": "1h"}).text
+    api = create_app(Settings(), store, ui=False)
+    with TestClient(api, base_url="http://testserver") as rest:
+        names = [t["name"] for t in rest.get("/api/traces").json()["items"]]
+        assert sorted(names) == ["answer", "answer", "app.request"]
+        evals = rest.get("/api/traces", params={"environment": "eval"}).json()["items"]
+        assert [t["name"] for t in evals] == ["eval.item"] * 5
+        assert len(rest.get("/api/traces", params={"environment": "all"}).json()["items"]) == 8
+    api.state.writer.close()

@@ -1,5 +1,8 @@
 """Dashboard aggregates over production spans and scores, recomputed from the stored rows.
 
+Production means every environment but ``eval`` unless the caller picks one (``environment``): eval
+runs store their model calls as spans too, and must not count as production requests.
+
 A *request* is a model-call span (a span with a ``model``). Latency percentiles come from a
 log-spaced histogram computed in SQL (bins 5% wide, so a percentile is exact to within 2.5%): the
 database returns a few hundred rows instead of every duration, which keeps the dashboard fast at
@@ -20,6 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from loopstack.store import Store
+from loopstack.store.environments import environment_clause
 from loopstack.store.tables import scores, spans
 
 #: Histogram resolution: bins per unit of ln(1 + ms); 20 gives bins ~5% wide.
@@ -143,9 +147,18 @@ def prompt_key(name: str | None, version: int | None) -> str:
 
 
 def compute_dashboard(
-    store: Store, project_id: str, start: datetime, end: datetime, bucket_seconds: int
+    store: Store,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    bucket_seconds: int,
+    *,
+    environment: str | None = None,
 ) -> Dashboard:
-    """Aggregate requests, latency, tokens, cost, errors, feedback and scores in [start, end)."""
+    """Aggregate requests, latency, tokens, cost, errors, feedback and scores in [start, end).
+
+    ``environment``: None for production (every environment but ``eval``), ``all``, or one name.
+    """
     first = int(start.timestamp()) // bucket_seconds
     last = (int(end.timestamp()) - 1) // bucket_seconds
     buckets = [datetime.fromtimestamp(b * bucket_seconds, UTC) for b in range(first, last + 1)]
@@ -161,11 +174,31 @@ def compute_dashboard(
     with store.read() as conn:
         if hourly:
             _from_rollups(
-                conn, project_id, start, end, bucket_seconds, first, series, by_model, by_prompt, totals
+                conn,
+                project_id,
+                start,
+                end,
+                bucket_seconds,
+                first,
+                series,
+                by_model,
+                by_prompt,
+                totals,
+                environment,
             )
         else:
             _from_spans(
-                conn, project_id, start, end, bucket_seconds, first, series, by_model, by_prompt, totals
+                conn,
+                project_id,
+                start,
+                end,
+                bucket_seconds,
+                first,
+                series,
+                by_model,
+                by_prompt,
+                totals,
+                environment,
             )
         summaries = _score_figures(conn, project_id, start, end, bucket_seconds, first, series, totals)
     return Dashboard(
@@ -200,6 +233,7 @@ def _from_rollups(
     by_model: dict[str, Stats],
     by_prompt: dict[str, Stats],
     totals: Stats,
+    environment: str | None,
 ) -> None:
     """Fill every figure from the hourly rollups (whole-hour windows and buckets)."""
     import numpy as np
@@ -207,7 +241,9 @@ def _from_rollups(
     from loopstack.monitor.rollups import NBINS, read_rollups
 
     # Buckets of whole days take the daily rollups: a day's row always falls in a single bucket.
-    rows = read_rollups(conn, project_id, start, end, daily=bucket_seconds % 86400 == 0)
+    rows = read_rollups(
+        conn, project_id, start, end, daily=bucket_seconds % 86400 == 0, environment=environment
+    )
     if not rows:
         return
     # Vectorised: tens of thousands of rollup rows become a few numpy group-bys (bincount).
@@ -281,14 +317,19 @@ def _from_spans(
     by_model: dict[str, Stats],
     by_prompt: dict[str, Stats],
     totals: Stats,
+    environment: str | None,
 ) -> None:
     """Fill every figure straight from the spans (short windows, buckets under an hour)."""
-    window = and_(
+    conds = [
         spans.c.project_id == project_id,
         spans.c.start_time >= start,
         spans.c.start_time < end,
         spans.c.model.is_not(None),
-    )
+    ]
+    env = environment_clause(spans.c.environment, environment)
+    if env is not None:
+        conds.append(env)
+    window = and_(*conds)
     bucket = (epoch_seconds(conn, spans.c.start_time) // bucket_seconds).label("bucket")
     is_error = case((spans.c.status_code == "ERROR", 1), else_=0)
     rows = conn.execute(

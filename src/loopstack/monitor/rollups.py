@@ -1,12 +1,13 @@
 """Hourly rollups of model-call spans, folded in incrementally so dashboards stay fast at scale.
 
 ``refresh_rollups`` reads only the spans ingested since the project's watermark (an index on
-``ingested_at``), groups them by hour, model, prompt version and latency bin in SQL, and merges the
-result into ``span_rollups``; each day touched is then re-summed from its hourly rows into
+``ingested_at``), groups them by hour, model, prompt version, environment and latency bin in SQL, and
+merges the result into ``span_rollups``; each day touched is then re-summed from its hourly rows into
 ``span_rollups_daily``, which answers day-sized dashboard buckets with 24x fewer rows. Keying on
 ingest time, not start time, means a span that arrives late still lands in the hour it started. The
 watermark stops ``GRACE`` short of now so a batch whose transaction commits a moment after its
-``ingested_at`` stamp is not skipped.
+``ingested_at`` stamp is not skipped. Readers choose the environment (``read_rollups``): by default
+every one but ``eval``, so eval runs never count as production requests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import case, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from loopstack.store import Store, utcnow
+from loopstack.store.environments import ALL, EVAL
 from loopstack.store.tables import rollup_watermarks, span_rollups, span_rollups_daily, spans
 
 #: How long after its ``ingested_at`` stamp a span's transaction may still commit (the server's
@@ -30,7 +32,7 @@ GRACE = timedelta(seconds=30)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PG_LOCK = 7_460_302  # serialises concurrent refreshes on PostgreSQL (SQLite writers already queue)
 
-Key = tuple[int, str, str, int]
+Key = tuple[int, str, str, int, str]
 
 
 #: Histogram bins kept (bin 511 is ~e^25 ms, beyond any real latency); higher bins are clamped.
@@ -121,7 +123,8 @@ def refresh_rollups(
 
 
 def _grouped(conn: Connection, project_id: str, after: datetime, upto: datetime | None) -> Sequence[Any]:
-    """Model-call spans ingested in (after, upto], grouped by hour, model, prompt version and latency bin."""
+    """Model-call spans ingested in (after, upto], grouped by hour, model, prompt version, environment
+    and latency bin."""
     from loopstack.monitor.aggregates import epoch_seconds, latency_bin
 
     hour = (epoch_seconds(conn, spans.c.start_time) // 3600).label("hour")
@@ -140,6 +143,7 @@ def _grouped(conn: Connection, project_id: str, after: datetime, upto: datetime 
             spans.c.model,
             func.coalesce(spans.c.prompt_name, ""),
             func.coalesce(spans.c.prompt_version, 0),
+            spans.c.environment,
             lbin,
             func.count(),
             func.sum(case((spans.c.status_code == "ERROR", 1), else_=0)),
@@ -148,15 +152,15 @@ def _grouped(conn: Connection, project_id: str, after: datetime, upto: datetime 
             func.coalesce(func.sum(spans.c.cost), 0.0),
         )
         .where(*where)
-        .group_by(hour, spans.c.model, spans.c.prompt_name, spans.c.prompt_version, lbin)
+        .group_by(hour, spans.c.model, spans.c.prompt_name, spans.c.prompt_version, spans.c.environment, lbin)
     ).all()
 
 
 def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
     acc: dict[Key, list[Any]] = {}
     folded = 0
-    for h, model, pname, pver, b, n, errs, tin, tout, cost in rows:
-        key = (int(h), str(model), str(pname), int(pver))
+    for h, model, pname, pver, env, b, n, errs, tin, tout, cost in rows:
+        key = (int(h), str(model), str(pname), int(pver), str(env))
         cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, defaultdict(int)])
         cur[0] += int(n)
         cur[1] += int(errs or 0)
@@ -175,7 +179,7 @@ def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
             select(span_rollups).where(r.project_id == project_id, r.hour.in_(chunk))
         ).mappings()
         for row in existing:
-            key = (row["hour"], row["model"], row["prompt_name"], row["prompt_version"])
+            key = (row["hour"], row["model"], row["prompt_name"], row["prompt_version"], row["environment"])
             cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, defaultdict(int)])
             cur[0] += row["requests"]
             cur[1] += row["errors"]
@@ -195,6 +199,7 @@ def _merge(conn: Connection, project_id: str, rows: Sequence[Any]) -> int:
                 "model": k[1],
                 "prompt_name": k[2],
                 "prompt_version": k[3],
+                "environment": k[4],
                 "requests": v[0],
                 "errors": v[1],
                 "input_tokens": v[2],
@@ -223,6 +228,7 @@ def _resum_days(conn: Connection, project_id: str, days: list[int]) -> None:
                 r.model,
                 r.prompt_name,
                 r.prompt_version,
+                r.environment,
                 r.requests,
                 r.errors,
                 r.input_tokens,
@@ -231,12 +237,12 @@ def _resum_days(conn: Connection, project_id: str, days: list[int]) -> None:
                 r.latency_hist,
             ).where(r.project_id == project_id, r.hour.in_(hours))
         ):
-            key = (int(row[0]) // 24, str(row[1]), str(row[2]), int(row[3]))
+            key = (int(row[0]) // 24, str(row[1]), str(row[2]), int(row[3]), str(row[4]))
             cur = acc.setdefault(key, [0, 0, 0, 0, 0.0, np.zeros(NBINS, dtype=np.int64)])
             for i in range(4):
-                cur[i] += int(row[4 + i])
-            cur[4] += float(row[8])
-            decoded = decode_hist(row[9])
+                cur[i] += int(row[5 + i])
+            cur[4] += float(row[9])
+            decoded = decode_hist(row[10])
             if decoded is not None:
                 lo, counts = decoded
                 cur[5][lo : lo + len(counts)] += counts
@@ -251,6 +257,7 @@ def _resum_days(conn: Connection, project_id: str, days: list[int]) -> None:
                         "model": k[1],
                         "prompt_name": k[2],
                         "prompt_version": k[3],
+                        "environment": k[4],
                         "requests": v[0],
                         "errors": v[1],
                         "input_tokens": v[2],
@@ -264,7 +271,13 @@ def _resum_days(conn: Connection, project_id: str, days: list[int]) -> None:
 
 
 def read_rollups(
-    conn: Connection, project_id: str, start: datetime, end: datetime, *, daily: bool = False
+    conn: Connection,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    daily: bool = False,
+    environment: str | None = None,
 ) -> list[Any]:
     """Rollup rows for the whole hours in [start, end), plus the spans ingested after the watermark
     (the last few seconds, not folded in yet) so a dashboard never lags behind ingest.
@@ -272,23 +285,26 @@ def read_rollups(
     Each row: (hour, model, prompt_name, prompt_version, requests, errors, input_tokens,
     output_tokens, cost, encoded latency histogram). With ``daily`` the whole days inside the window
     come as one row per day (its ``hour`` is the day's first hour): only for buckets of whole days.
+    ``environment``: None for every environment but ``eval``, ``all``, or one environment's name.
     """
     first, last = int(start.timestamp()) // 3600, int(end.timestamp()) // 3600
     out: list[Any] = []
     day_lo, day_hi = -(-first // 24), last // 24
     if daily and day_lo < day_hi:
-        out += _rollup_rows(conn, "span_rollups_daily", "day * 24", "day", project_id, day_lo, day_hi)
-        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, day_lo * 24)
-        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, day_hi * 24, last)
+        out += _rollup_rows(
+            conn, "span_rollups_daily", "day * 24", "day", project_id, day_lo, day_hi, environment
+        )
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, day_lo * 24, environment)
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, day_hi * 24, last, environment)
     else:
-        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, last)
+        out += _rollup_rows(conn, "span_rollups", "hour", "hour", project_id, first, last, environment)
     since = conn.execute(
         select(rollup_watermarks.c.ingested_until).where(rollup_watermarks.c.project_id == project_id)
     ).scalar()
-    for h, model, pname, pver, b, n, errs, tin, tout, cost in _grouped(
+    for h, model, pname, pver, env, b, n, errs, tin, tout, cost in _grouped(
         conn, project_id, since or _EPOCH, None
     ):
-        if not first <= int(h) < last:
+        if not first <= int(h) < last or not _environment_matches(str(env), environment):
             continue
         hist = "" if b is None else encode_hist({int(b): int(n)})
         out.append(
@@ -308,18 +324,35 @@ def read_rollups(
     return out
 
 
+def _environment_matches(env: str, environment: str | None) -> bool:
+    """``store.environments.environment_clause`` for one value, in Python."""
+    if environment is None:
+        return env != EVAL
+    return environment == ALL or env == environment
+
+
 def _rollup_rows(
-    conn: Connection, table: str, hour_expr: str, key: str, project_id: str, lo: int, hi: int
+    conn: Connection,
+    table: str,
+    hour_expr: str,
+    key: str,
+    project_id: str,
+    lo: int,
+    hi: int,
+    environment: str | None,
 ) -> list[Any]:
-    """Rows of one rollup table with ``lo <= key < hi``, read through a plain cursor (tens of
-    thousands of small rows at most, no per-value type processing)."""
+    """Rows of one rollup table with ``lo <= key < hi`` in ``environment`` (see ``read_rollups``), read
+    through a plain cursor (tens of thousands of small rows at most, no per-value type processing)."""
     if lo >= hi:
         return []
     cols = f"{hour_expr}, model, prompt_name, prompt_version, requests, errors, input_tokens, "
     cols += "output_tokens, cost, latency_hist"
-    if conn.dialect.name == "postgresql":
-        where = f"project_id = %(p)s AND {key} >= %(a)s AND {key} < %(b)s"
-        sql, params = f"SELECT {cols} FROM {table} WHERE {where}", {"p": project_id, "a": lo, "b": hi}
-        return list(conn.exec_driver_sql(sql, params).all())
-    where = f"project_id = ? AND {key} >= ? AND {key} < ?"
-    return list(conn.exec_driver_sql(f"SELECT {cols} FROM {table} WHERE {where}", (project_id, lo, hi)).all())
+    conds: list[tuple[str, Any]] = [("project_id = ", project_id), (f"{key} >= ", lo), (f"{key} < ", hi)]
+    if environment is None:
+        conds.append(("environment <> ", EVAL))
+    elif environment != ALL:
+        conds.append(("environment = ", environment))
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    where = " AND ".join(f"{cond}{mark}" for cond, _ in conds)
+    sql = f"SELECT {cols} FROM {table} WHERE {where}"
+    return list(conn.exec_driver_sql(sql, tuple(value for _, value in conds)).all())

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loopstack.server._auth import Project, current_project
 from loopstack.store import Store
+from loopstack.store.environments import check_environment
 from loopstack.store.scores import ScoreInput, add_score, list_scores
 from loopstack.store.spans import SpanFilter, get_trace_spans, list_spans, list_traces
 
@@ -42,6 +43,10 @@ def span_filter(
     min_latency_ms: Annotated[float | None, Query(ge=0)] = None,
     q: Annotated[str | None, Query(description="text in the name, input or output")] = None,
     name: str | None = None,
+    environment: Annotated[
+        str | None,
+        Query(max_length=50, description="'eval' for eval runs, 'all' for everything; default: not eval"),
+    ] = None,
 ) -> SpanFilter:
     """The span filters of a listing request."""
     for label, moment in (("start", start), ("end", end)):
@@ -59,6 +64,7 @@ def span_filter(
         min_latency_ms=min_latency_ms,
         q=q,
         name=name,
+        environment=check_environment(environment),
     )
 
 

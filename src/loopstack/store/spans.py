@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Integer, and_, func, select
 
 from loopstack import semconv as sc
 from loopstack.store._types import utcnow
+from loopstack.store.environments import environment_clause, span_environment
 from loopstack.store.tables import spans
 
 #: Longest text kept in the ``input``/``output`` columns; longer values are cut with a marker.
@@ -286,6 +287,7 @@ def span_row(record: SpanRecord, project_id: str, ingested_at: datetime | None =
         "resource": record.resource or None,
         "events": record.events or None,
         "ingested_at": ingested_at or utcnow(),
+        "environment": span_environment(attrs, record.resource),
     }
 
 
@@ -378,11 +380,16 @@ class SpanFilter:
     q: str | None = None
     trace_id: str | None = None
     name: str | None = None
+    environment: str | None = None
+    """None: every environment but ``eval``; ``all``: everything; else that one."""
 
     def clauses(self, project_id: str) -> list[Any]:
         """SQL conditions for these filters within ``project_id``."""
         c = spans.c
         where: list[Any] = [c.project_id == project_id]
+        env = environment_clause(c.environment, self.environment)
+        if env is not None:
+            where.append(env)
         if self.start is not None:
             where.append(c.start_time >= self.start)
         if self.end is not None:

@@ -231,12 +231,16 @@ spans = Table(
     Column("resource", JSONType),
     Column("events", JSONType),
     Column("ingested_at", UTCDateTime, nullable=False),
+    # "eval" for eval-run traffic, else the resource's deployment.environment (default "production"):
+    # production views leave evals out (store/environments.py).
+    Column("environment", String(50), nullable=False, default="production", server_default="production"),
     UniqueConstraint("project_id", "trace_id", "span_id"),
     Index(None, "project_id", "start_time"),
     Index(None, "project_id", "model", "start_time"),
     Index(None, "project_id", "prompt_name", "prompt_version"),
     Index(None, "project_id", "session_id"),
     Index(None, "project_id", "user_id"),
+    Index(None, "project_id", "environment", "start_time"),
     # The dashboard rollups read newly ingested spans. Ingest time leads so that no query filtering on
     # project alone is ever planned through this index (SQLite without statistics would pick it).
     Index(None, "ingested_at", "project_id"),
@@ -315,6 +319,7 @@ span_rollups = Table(
     Column("model", String(300), primary_key=True),
     Column("prompt_name", String(200), primary_key=True),  # "" when the call had no prompt
     Column("prompt_version", Integer, primary_key=True),  # 0 when the call had no prompt version
+    Column("environment", String(50), primary_key=True),  # spans.environment
     Column("requests", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
     Column("input_tokens", Integer, nullable=False),
@@ -331,6 +336,7 @@ span_rollups_daily = Table(
     Column("model", String(300), primary_key=True),
     Column("prompt_name", String(200), primary_key=True),
     Column("prompt_version", Integer, primary_key=True),
+    Column("environment", String(50), primary_key=True),
     Column("requests", Integer, nullable=False),
     Column("errors", Integer, nullable=False),
     Column("input_tokens", Integer, nullable=False),

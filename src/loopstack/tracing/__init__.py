@@ -6,7 +6,7 @@ OTLP/HTTP, or straight into the local store when no endpoint is configured.
 
 from loopstack.tracing._capture import Capture
 from loopstack.tracing._context import context
-from loopstack.tracing._feedback import feedback
+from loopstack.tracing._feedback import dropped_feedback, feedback
 from loopstack.tracing._observe import SpanHandle, current_span_id, current_trace_id, observe, span
 from loopstack.tracing._openai import instrument_openai
 from loopstack.tracing._setup import dropped_spans, ensure_init, flush, init, shutdown
@@ -17,6 +17,7 @@ __all__ = [
     "context",
     "current_span_id",
     "current_trace_id",
+    "dropped_feedback",
     "dropped_spans",
     "ensure_init",
     "feedback",

@@ -17,8 +17,10 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 class Capture:
     """Settings for capturing values: the size limit (characters) and an optional masking hook.
 
-    The mask receives each captured value (arguments as a dict, the return value) and returns what to
-    record instead; if it raises, the value is replaced by a marker, so unmasked data never leaks.
+    The mask receives every string inside a captured value (the arguments dict, the return value,
+    nested in dicts and lists, dict keys included, and the text of any other object) and returns what
+    to record instead. If it raises, the whole value is replaced by a marker, so unmasked data never
+    leaks.
     """
 
     __slots__ = ("limit", "mask")
@@ -31,10 +33,48 @@ class Capture:
         """``value`` as text of at most ``limit`` characters (plus the truncation marker)."""
         if self.mask is not None:
             try:
-                value = self.mask(value)
+                value = _masked(_shrink(value, self.limit * 2), self.mask)
             except Exception:  # noqa: BLE001 - never record what the mask failed to clean
                 return "[masking failed]"
         return to_text(value, self.limit)
+
+
+def mask_text(text: str, mask: Callable[[Any], Any]) -> str:
+    """Text someone else recorded (a JSON document or plain text), with ``mask`` applied to every
+    string in it, as ``Capture.text`` does to a captured value. Raises what the mask raises."""
+    if text[:1] in ("[", "{"):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return orjson.dumps(_masked(value, mask), default=_default, option=_OPTIONS).decode()
+    masked = mask(text)
+    return masked if isinstance(masked, str) else to_text(masked, len(text) * 2 + 100)
+
+
+def _masked(value: Any, mask: Callable[[Any], Any], depth: int = 0) -> Any:
+    """``value`` with ``mask`` applied to every string in it, however deep.
+
+    Strings are cut (at twice the capture limit) before they get here, so a match that straddles the
+    final cut is still masked. Objects other than plain containers are turned into their JSON form
+    first, so the strings of a dataclass or a pydantic model reach the mask too.
+    """
+    if isinstance(value, str):
+        return mask(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth > _MAX_DEPTH:
+        return mask(repr(value)[:200])
+    if isinstance(value, dict):
+        return {(mask(k) if isinstance(k, str) else k): _masked(v, mask, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v, mask, depth + 1) for v in value]
+    try:
+        plain = orjson.loads(orjson.dumps(value, default=_default, option=_OPTIONS))
+    except (TypeError, orjson.JSONEncodeError):
+        return mask(repr(value))
+    return _masked(plain, mask, depth + 1)
 
 
 def _default(value: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import get_current_span
 
 from loopstack import semconv as sc
 
@@ -70,13 +71,24 @@ def context(
 
 
 class ContextSpanProcessor(SpanProcessor):
-    """Stamps the context attributes onto each span as it starts; costs one lookup when there are none."""
+    """Stamps the context attributes onto each span as it starts; costs one lookup when there are none.
+
+    A span started inside an eval run's span inherits its run id, so the model calls (and any library's
+    spans) of an eval item are stored as eval traffic too, not as production requests.
+    """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         found = _current.get()
         attrs = _defaults if found is None else found
         if attrs:
             span.set_attributes(attrs)
+        parent_attrs = getattr(get_current_span(parent_context), "attributes", None)
+        if parent_attrs:
+            run_id = parent_attrs.get(sc.RUN_ID)
+            if run_id is None and parent_attrs.get(sc.SPAN_TYPE) == "eval":
+                run_id = ""
+            if run_id is not None and sc.RUN_ID not in (span.attributes or {}):
+                span.set_attribute(sc.RUN_ID, run_id)
 
     def on_end(self, span: ReadableSpan) -> None:
         pass

@@ -1,9 +1,13 @@
 """``init``: one OpenTelemetry TracerProvider whose spans leave on a background thread, never blocking.
 
 Spans go through a BatchSpanProcessor with a bounded queue: when it is full a span is dropped and
-counted (``dropped_spans()``), the caller never waits. With an endpoint they are sent as OTLP/HTTP
-protobuf; without one they are written to the local store with the server's own span→row mapping.
-At exit pending spans get ``trace_flush_timeout`` seconds, then the process leaves regardless.
+counted (``dropped_spans()``), the caller never waits; so is every span of an export that failed (the
+server refused the key, answered 4xx, or stayed unreachable). With an endpoint they are sent as
+OTLP/HTTP protobuf; without one they are written to the local store with the server's own span→row
+mapping. At exit pending spans get ``trace_flush_timeout`` seconds, then the process leaves regardless.
+
+``init(endpoint=…, api_key=…, project=…)`` sets those for the whole SDK (``config.get_settings``), so
+``get_prompt`` and ``feedback`` talk to the same server as the spans.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
@@ -37,17 +42,75 @@ log = logging.getLogger("loopstack.tracing")
 TRACER_NAME = "loopstack"
 
 
+#: Least seconds between two warnings about failed exports (the rest go to the debug log).
+WARN_INTERVAL = 30.0
+
+
+class _CountingExporter(SpanExporter):
+    """Counts (and logs) the spans of every export that did not succeed; never raises.
+
+    With a mask set, spans from other tracers get it on their text attributes first (_export_mask.py).
+    """
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.failed = 0
+        self._warned_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            mask = state.capture.mask
+            if mask is not None:
+                from loopstack.tracing._export_mask import masked_spans
+
+                spans = masked_spans(spans, mask, TRACER_NAME)
+            result = self.inner.export(spans)
+        except Exception as exc:  # noqa: BLE001 - an exporter bug must not kill the export thread
+            log.debug("loopstack: span export raised: %s", exc)
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            with self._lock:
+                self.failed += len(spans)
+                now = time.monotonic()
+                warn = now - self._warned_at >= WARN_INTERVAL
+                if warn:
+                    self._warned_at = now
+            (log.warning if warn else log.debug)(
+                "loopstack: %d spans not accepted by %s, dropped (%d so far; see dropped_spans())",
+                len(spans),
+                _describe(self.inner),
+                self.failed,
+            )
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def _describe(exporter: SpanExporter) -> str:
+    endpoint = getattr(exporter, "_endpoint", None)
+    return f"the server at {endpoint}" if endpoint else "the local store"
+
+
 class _BoundedBatchProcessor(BatchSpanProcessor):
-    """A BatchSpanProcessor that drops (and counts) a span when its queue is full instead of the oldest."""
+    """A BatchSpanProcessor that drops (and counts) a span when its queue is full instead of the oldest.
+
+    ``dropped`` also counts the spans of failed exports (``_CountingExporter``).
+    """
 
     def __init__(self, exporter: SpanExporter, max_queue_size: int, max_export_batch_size: int) -> None:
+        self.counting = _CountingExporter(exporter)
         super().__init__(
-            exporter,
+            self.counting,
             max_queue_size=max_queue_size,
             max_export_batch_size=max_export_batch_size,
             schedule_delay_millis=1000,
         )
-        self.dropped = 0
+        self.full_drops = 0
         self._max = max_queue_size
         self._lock = threading.Lock()
         inner = getattr(self, "_batch_processor", None)
@@ -57,9 +120,14 @@ class _BoundedBatchProcessor(BatchSpanProcessor):
         queue = self._queue
         if queue is not None and len(queue) >= self._max:
             with self._lock:
-                self.dropped += 1
+                self.full_drops += 1
             return
         super().on_end(span)
+
+    @property
+    def dropped(self) -> int:
+        """Spans dropped at a full queue plus the spans of failed exports."""
+        return self.full_drops + self.counting.failed
 
 
 class _Switch(SpanProcessor):
@@ -194,15 +262,16 @@ def init(
     """Start tracing. Unset arguments come from settings (``LOOPSTACK_ENDPOINT``, ``LOOPSTACK_API_KEY``,
     ``LOOPSTACK_PROJECT``, ``LOOPSTACK_TRACE_*``). With no endpoint, spans go to the local store.
 
+    ``endpoint``, ``api_key`` and ``project`` configure the whole SDK: ``get_prompt`` and ``feedback``
+    use them too (``endpoint=""`` forces the local store).
+
     Calling it again reconfigures: pending spans of the previous configuration are flushed first.
     ``service_name`` (or ``OTEL_SERVICE_NAME``) applies when the first call creates the provider.
     """
     from loopstack.config import get_settings
 
-    settings = get_settings()
-    endpoint = endpoint if endpoint is not None else settings.endpoint
-    api_key = api_key if api_key is not None else settings.api_key
-    project = project or settings.project
+    settings = get_settings.configure(endpoint=endpoint, api_key=api_key, project=project or None)
+    endpoint, api_key, project = settings.endpoint, settings.api_key, settings.project
     rate = settings.trace_sample_rate if sample_rate is None else sample_rate
     with state.lock:
         state.flush_timeout = settings.trace_flush_timeout if flush_timeout is None else flush_timeout
@@ -268,10 +337,13 @@ def flush(timeout: float | None = None) -> bool:
 
     Returns True when everything was handed to the exporter in time.
     """
+    from loopstack.tracing._feedback import sender
+
+    limit = state.flush_timeout if timeout is None else timeout
+    deadline = time.monotonic() + limit
     target = state.switch.target
-    if target is None:
-        return True
-    return _bounded(target.force_flush, state.flush_timeout if timeout is None else timeout)
+    spans_done = target is None or _bounded(target.force_flush, limit)
+    return sender.flush(max(0.0, deadline - time.monotonic())) and spans_done
 
 
 def shutdown(timeout: float | None = None) -> bool:
@@ -279,16 +351,20 @@ def shutdown(timeout: float | None = None) -> bool:
 
     Bounded like ``flush``. Decorated calls after it do not re-initialise tracing on their own.
     """
+    from loopstack.tracing._feedback import sender
+
     with state.lock:
         target = state.switch.target
         state.switch.target = None
-    if target is None:
-        return True
-    return _bounded(target.shutdown, state.flush_timeout if timeout is None else timeout)
+    limit = state.flush_timeout if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    spans_done = target is None or _bounded(target.shutdown, limit)
+    return sender.flush(max(0.0, deadline - time.monotonic())) and spans_done
 
 
 def dropped_spans() -> int:
-    """How many spans were dropped because the export queue was full (since the last ``init``)."""
+    """Spans lost since the last ``init``: dropped at a full export queue, or in an export that failed
+    (server unreachable, key refused, request rejected, local store not writable)."""
     target = state.switch.target
     return target.dropped if target is not None else 0
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from loopstack.monitor import RANGES, compute_dashboard, resolve_range
+from loopstack.store.environments import check_environment
 from loopstack.ui._context import UIContext
 from loopstack.ui._forms import opt_time
 from loopstack.ui._render import render
@@ -22,7 +23,10 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         start, end, width = resolve_range(
             rng, opt_time(q.get("start"), "start"), opt_time(q.get("end"), "end")
         )
-        d = compute_dashboard(ctx.store(), ctx.project(request).id, start, end, width)
+        environment = check_environment(q.get("environment"))
+        d = compute_dashboard(
+            ctx.store(), ctx.project(request).id, start, end, width, environment=environment
+        )
         s = d.series
         charts = [
             line_chart("Requests", d.buckets, [("requests", [float(x.requests) for x in s])]),
@@ -64,4 +68,5 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             ranges=list(RANGES),
             charts=list(zip(titles, charts, strict=True)),
             score_charts=score_charts,
+            environment=environment,
         )

@@ -1,8 +1,9 @@
 """Reads specific to the trace pages: the filtered, keyset-paginated trace list and one trace's rows.
 
-A trace is listed by its root span. Filters on model, prompt version, status and text match any span
-of the trace; feedback and score filters match any score on it. Pagination is keyset on
-``(start_time, id)`` so page 1,000 costs what page 1 costs.
+A trace is listed by its root span, and only production traffic unless ``environment`` says otherwise
+(eval runs are kept out by default, see ``store.environments``). Filters on model, prompt version,
+status and text match any span of the trace; feedback and score filters match any score on it.
+Pagination is keyset on ``(start_time, id)`` so page 1,000 costs what page 1 costs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from loopstack.errors import InvalidInput
 from loopstack.monitor import FEEDBACK_SOURCES
 from loopstack.store import Store
+from loopstack.store.environments import EVAL, environment_clause
 from loopstack.store.tables import scores, spans
 
 PAGE_SIZE = 50
@@ -40,6 +42,7 @@ class TraceFilters:
     score_name: str | None = None
     score_below: float | None = None
     text: str | None = None
+    environment: str | None = None  # None: all but eval; "eval"; "all"; or one deployment environment
 
 
 @dataclass
@@ -98,6 +101,9 @@ def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
         # the (project_id, start_time) index newest-first and stops after one page instead of sorting.
         conds.append(spans.c.start_time >= (f.start or _EARLIEST))
         conds.append(spans.c.start_time < (f.end or _LATEST))
+    env = environment_clause(spans.c.environment, f.environment)
+    if env is not None:
+        conds.append(env)
     if f.session:
         conds.append(spans.c.session_id == f.session)
     if f.user:
@@ -228,9 +234,9 @@ def _add_totals(conn: Any, project_id: str, page: list[TraceRow]) -> None:
 
 
 def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
-    """Models and prompt versions seen in the most recent spans, to suggest in the filter inputs."""
+    """Models, prompt versions and environments seen in the most recent spans, to suggest in the filters."""
     recent = (
-        select(spans.c.model, spans.c.prompt_name, spans.c.prompt_version)
+        select(spans.c.model, spans.c.prompt_name, spans.c.prompt_version, spans.c.environment)
         .where(
             spans.c.project_id == project_id,
             spans.c.start_time >= _EARLIEST,
@@ -242,9 +248,10 @@ def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
     )
     with store.read() as conn:
         rows = conn.execute(select(recent).distinct()).all()
-    models = {str(m) for m, _, _ in rows if m}
-    prompts = {f"{n}@{v}" if v is not None else str(n) for _, n, v in rows if n}
-    return {"models": sorted(models), "prompts": sorted(prompts)}
+    models = {str(m) for m, _, _, _ in rows if m}
+    prompts = {f"{n}@{v}" if v is not None else str(n) for _, n, v, _ in rows if n}
+    environments = {str(e) for _, _, _, e in rows if e and e != EVAL}
+    return {"models": sorted(models), "prompts": sorted(prompts), "environments": sorted(environments)}
 
 
 def trace_spans(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:

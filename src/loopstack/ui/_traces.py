@@ -28,6 +28,7 @@ _SINCE = {
 def filters_from(request: Request) -> _queries.TraceFilters:
     """Trace filters from the query string (the names the filter form uses)."""
     from loopstack.store import utcnow
+    from loopstack.store.environments import check_environment
 
     q = request.query_params
     start = opt_time(q.get("start"), "start")
@@ -49,6 +50,7 @@ def filters_from(request: Request) -> _queries.TraceFilters:
         score_name=opt_str(q.get("score_name")),
         score_below=opt_float(q.get("score_below"), "score_below"),
         text=opt_str(q.get("text")),
+        environment=check_environment(q.get("environment")),
     )
 
 

@@ -1,0 +1,86 @@
+"""Migration 0005: spans stored before it are classified (eval runs apart from production) on upgrade."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from loopstack.store import Store
+from loopstack.store._engine import normalise_url
+from loopstack.store.migrate import head_revision, upgrade
+from loopstack.store.tables import spans
+
+PG_URL = os.environ.get("LOOPSTACK_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("LOOPSTACK_TEST_DATABASE_URL is not set")
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"loopstack_m5_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _insert(
+    conn: Connection,
+    pid: str,
+    trace: str,
+    span: str,
+    name: str,
+    attrs: dict[str, Any],
+    resource: dict[str, Any],
+) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO spans (id, project_id, trace_id, span_id, name, start_time, status_code, "
+            "attributes, resource, ingested_at) VALUES (:id, :p, :t, :s, :n, :st, 'OK', :a, :r, :st)"
+        ),
+        {
+            "id": uuid.uuid4().hex,
+            "p": pid,
+            "t": trace,
+            "s": span,
+            "n": name,
+            "st": datetime.now(UTC),
+            "a": orjson.dumps(attrs).decode(),
+            "r": orjson.dumps(resource).decode(),
+        },
+    )
+
+
+def test_upgrade_classifies_existing_spans(empty_url: str) -> None:
+    store = Store(empty_url, migrate=False)
+    upgrade(store, "0004")
+    pid = store.project_id("default")
+    eval_trace, prod_trace, staging_trace = (uuid.uuid4().hex for _ in range(3))
+    with store.write() as conn:
+        attrs = {"loopstack.span.type": "eval", "loopstack.run_id": "r1"}
+        _insert(conn, pid, eval_trace, "a" * 16, "eval.item", attrs, {})
+        _insert(conn, pid, eval_trace, "b" * 16, "chat mock/x", {"gen_ai.request.model": "mock/x"}, {})
+        _insert(conn, pid, prod_trace, "c" * 16, "answer", {}, {"service.name": "app"})
+        _insert(conn, pid, staging_trace, "d" * 16, "answer", {}, {"deployment.environment": "staging"})
+    upgrade(store)
+    with store.read() as conn:
+        got = dict(conn.execute(select(spans.c.span_id, spans.c.environment)).all())
+    assert got == {"a" * 16: "eval", "b" * 16: "eval", "c" * 16: "production", "d" * 16: "staging"}
+    with store.read() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
+    store.close()
