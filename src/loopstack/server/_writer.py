@@ -188,10 +188,21 @@ class IngestWriter:
                 count += len(job.rows)
             try:
                 self._commit(jobs)
-            finally:
-                with self._lock:
-                    self._pending -= sum(job.reserved for job in jobs)
+            except Exception as exc:  # a bug here must not leave requests waiting or the thread dead
+                log.exception("ingest: the writer failed")
+                for job in jobs:
+                    if not job.future.done():
+                        self._finish(job, error=exc)
         self._drop_connection()
+
+    def _finish(self, job: _Job, written: Written | None = None, error: BaseException | None = None) -> None:
+        # The reservation is returned before the request hears back, so its answer sees the room.
+        with self._lock:
+            self._pending -= job.reserved
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(written or Written())
 
     def _connection(self) -> Connection:
         # One connection kept open for the writer's life: on SQLite, closing the last connection to a
@@ -235,26 +246,26 @@ class IngestWriter:
                 log.warning("ingest: could not store %d requests' spans: %s", len(jobs), exc)
                 error = self._failing(exc)
                 for job in jobs:
-                    job.future.set_exception(error)
+                    self._finish(job, error=error)
                 return
             for job in jobs:  # isolate: one bad row must not fail the rows it shared a commit with
                 self._commit_alone(job)
             return
         for job in jobs:
-            job.future.set_result(Written(stored=len(job.rows)))
+            self._finish(job, Written(stored=len(job.rows)))
 
     def _commit_alone(self, job: _Job) -> None:
         written = Written()
         try:
             self._bisect(job.rows, 0, len(job.rows), written)
         except Exception as exc:  # noqa: BLE001 - an outage while isolating: the request may retry
-            job.future.set_exception(self._failing(exc))
+            self._finish(job, error=self._failing(exc))
             return
         if written.refused:
             log.warning(
                 "ingest: the database refused %d spans: %s", len(written.refused), written.refused[0][1]
             )
-        job.future.set_result(written)
+        self._finish(job, written)
 
     def _bisect(self, rows: Sequence[tuple[Any, ...]], lo: int, hi: int, written: Written) -> None:
         """Store rows[lo:hi], halving around refused rows; re-inserting a stored row is a no-op."""
