@@ -222,3 +222,24 @@ async def test_a_request_whose_every_span_is_rejected_is_a_400_not_a_retry(
     assert "every span was rejected" in response.json()["detail"]
     assert "status.message must be a string" in response.json()["detail"]
     assert _names(store) == []
+
+
+async def test_odd_json_shapes_are_a_4xx_or_a_rejected_span_never_a_5xx(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    good = _span(0)
+    cases: list[tuple[Any, int]] = [
+        ({"resourceSpans": [{"scopeSpans": 5}]}, 400),
+        ({"resourceSpans": [{"resource": [], "scopeSpans": [{"spans": [good]}]}]}, 400),
+        ({"resourceSpans": [{"scopeSpans": [{"spans": [{**good, "events": {"a": 1}}]}]}]}, 400),
+        (
+            {"resourceSpans": [{"scopeSpans": [{"spans": [{**good, "events": [{"timeUnixNano": "x"}]}]}]}]},
+            400,
+        ),
+        ({"resourceSpans": [{"scopeSpans": [{"spans": [{**good, "attributes": {"k": "v"}}]}]}]}, 400),
+        ({"resourceSpans": [{"scopeSpans": [{"scope": "x", "spans": [good]}]}]}, 200),
+    ]
+    for body, status in cases:
+        response = await client.post("/v1/traces", content=json.dumps(body).encode(), headers=JSON)
+        assert response.status_code == status, (body, response.text)
+    assert _names(store) == ["good-000"]

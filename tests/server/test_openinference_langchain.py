@@ -21,6 +21,8 @@ from loopstack.monitor.aggregates import compute_dashboard
 from loopstack.store import get_store
 from loopstack.store._types import utcnow
 
+# openinference-instrumentation-langchain 0.1.80 calls a method langchain-core 1.8 deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Calling .text\\(\\) as a method:DeprecationWarning")
 pytest.importorskip("langchain_core")
 pytest.importorskip("openinference.instrumentation.langchain")
 

@@ -328,7 +328,8 @@ def _json_time(raw: Any, what: str) -> int:
 def _count_json(resource_spans: list[Any]) -> int:
     total = 0
     for rs in resource_spans:
-        for ss in (rs.get("scopeSpans") or rs.get("scope_spans") or []) if isinstance(rs, dict) else []:
+        scope_spans = _get(rs, "scopeSpans", "scope_spans") if isinstance(rs, dict) else None
+        for ss in scope_spans if isinstance(scope_spans, list) else []:
             spans = ss.get("spans") if isinstance(ss, dict) else None
             total += len(spans) if isinstance(spans, list) else 0
     return total
