@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,7 +23,7 @@ from loopstack.server._otlp import (
     json_response,
     protobuf_response,
 )
-from loopstack.server._writer import IngestWriter, Overloaded, TooManySpans
+from loopstack.server._writer import IngestWriter, Overloaded, TooManySpans, Written
 from loopstack.store._types import utcnow
 from loopstack.store.spans import SpanCost, span_row, span_values
 
@@ -79,17 +81,18 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 
 
 @dataclass
-class _Prepared:
+class _Queued:
     decoded: Decoded
-    values: list[tuple[Any, ...]]
-    reserved: int
+    #: resolves once the rows are committed; None when the request had no storable span
+    written: Future[Written] | None
 
 
-def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer: IngestWriter) -> _Prepared:
-    """Inflate, parse, reserve the writer's budget, then map: the CPU-heavy part, run off the event loop.
+def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer: IngestWriter) -> _Queued:
+    """Inflate, parse, reserve the writer's budget, map, and queue: the CPU-heavy part, off the event loop.
 
     The span count is checked against the budget right after parsing, before any span is mapped, so an
-    oversized or ill-timed request costs no more than its parse.
+    oversized or ill-timed request costs no more than its parse. The rows are queued from this thread,
+    so a request cancelled meanwhile (the client went away) still returns its reservation.
     """
     reserved = 0
 
@@ -107,7 +110,10 @@ def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer
     except BaseException:
         writer.release(reserved)
         raise
-    return _Prepared(decoded, values, reserved)
+    if not values:
+        writer.release(reserved)
+        return _Queued(decoded, None)
+    return _Queued(decoded, writer.submit(values, reserved))
 
 
 @router.post(
@@ -139,7 +145,7 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
         return _error(503, f"ingestion queue is full ({writer.pending} spans pending); retry later", _RETRY)
     try:
         body = await _read(request, MAX_BODY)
-        prepared = await run_in_threadpool(
+        queued = await run_in_threadpool(
             _prepare, body, encoding == "gzip", content_type == PROTOBUF, project.id, writer
         )
     except _TooLarge:
@@ -150,9 +156,9 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
         return _error(400, str(exc))
     except Overloaded as exc:
         return _error(503, str(exc), _RETRY)
-    decoded = prepared.decoded
+    decoded = queued.decoded
     try:
-        written = await writer.write(prepared.values, prepared.reserved)
+        written = await asyncio.wrap_future(queued.written) if queued.written else Written()
     except (Overloaded, StoreUnavailable) as exc:
         return _error(503, str(exc), _RETRY)
     except Exception as exc:  # noqa: BLE001 - a store failure is the server's, and retryable

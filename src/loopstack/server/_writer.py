@@ -1,6 +1,6 @@
 """The ingestion writer: group commit on one thread, so a 2xx means the spans are committed.
 
-Requests hand their rows to ``write`` and await a future. One writer thread takes everything queued,
+Requests hand their rows to ``submit`` and await the future it returns. One writer thread takes everything queued,
 inserts it in ONE transaction (idempotent on project+trace+span) and then resolves every waiting
 request: many requests share one commit, and SQLite sees a single writer.
 
@@ -18,7 +18,6 @@ can never fit).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
@@ -150,14 +149,6 @@ class IngestWriter:
                 self._thread.start()
         self._queue.put(job)
         return job.future
-
-    async def write(self, rows: Sequence[tuple[Any, ...]], reserved: int | None = None) -> Written:
-        """Queue ``rows`` and wait until they are committed (or refused row by row)."""
-        if not rows:
-            if reserved:
-                self.release(reserved)
-            return Written()
-        return await asyncio.wrap_future(self.submit(rows, reserved))
 
     def close(self, timeout: float = 10.0) -> None:
         """Commit what is queued, then stop the thread."""
