@@ -1,8 +1,8 @@
 """The ingestion writer: group commit on one thread, so a 2xx means the spans are committed.
 
-Requests hand their rows to ``submit`` and await the future it returns. One writer thread takes everything queued,
-inserts it in ONE transaction (idempotent on project+trace+span) and then resolves every waiting
-request: many requests share one commit, and SQLite sees a single writer.
+Requests hand their rows to ``submit`` and await the future it returns. One writer thread takes
+everything queued, inserts it in ONE transaction (idempotent on project+trace+span) and then resolves
+every waiting request: many requests share one commit, and SQLite sees a single writer.
 
 A row the database refuses (a data error, not an outage) never fails the rows it shared a commit with:
 the group is split and retried until the refused rows are isolated, and each request learns which of
