@@ -122,7 +122,7 @@ async def test_health_reports_a_failing_writer_until_writes_succeed_again(
     client: httpx.AsyncClient, store: Store
 ) -> None:
     assert (await client.get("/health")).status_code == 200
-    body = otlp_protobuf([{"name": f"s{i}", "attributes": {"pad": "x" * 2000}} for i in range(50)])
+    body = otlp_protobuf([{"name": f"s{i}", "attributes": {"pad": "x" * 20_000}} for i in range(50)])
     with _database_full(store):
         refused = await client.post("/v1/traces", content=body, headers=PROTOBUF)
         assert refused.status_code == 503  # nothing was stored: the exporter may retry

@@ -234,7 +234,8 @@ def _oi_messages(attrs: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[d
         if rest in ("role", "content", "name", "tool_call_id"):
             message[rest] = value
         elif rest.startswith("contents.") and rest.endswith(".message_content.text"):
-            message.setdefault("_parts", []).append((rest, value))
+            part = rest.removeprefix("contents.").partition(".")[0]
+            message.setdefault("_parts", []).append((int(part) if part.isdigit() else 0, str(value)))
         elif rest.startswith("tool_calls."):
             call_index, _, leaf = rest.removeprefix("tool_calls.").partition(".tool_call.")
             calls = message.setdefault("_calls", {})
@@ -245,7 +246,7 @@ def _oi_messages(attrs: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[d
         for _, message in sorted(found[side].items()):
             parts = message.pop("_parts", None)
             if parts and "content" not in message:
-                message["content"] = "".join(str(v) for _, v in sorted(parts))
+                message["content"] = "".join(text for _, text in sorted(parts))
             calls = message.pop("_calls", None)
             if calls:
                 message["tool_calls"] = [calls[k] for k in sorted(calls, key=lambda k: (len(k), k))]
