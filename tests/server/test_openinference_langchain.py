@@ -83,6 +83,10 @@ def test_openinference_llm_spans_are_model_calls_with_chat_messages(
     assert named["output"] == "4"
     chain = by_name["RunnableSequence"]
     assert chain["model"] is None  # a chain is not a model call
+    page_url = f"{server.url}/ui/traces/{llm['trace_id']}"
+    page = httpx.get(page_url, params={"span": llm["span_id"]}, timeout=10).text
+    assert '<span class="role">system</span><pre>You answer briefly.</pre>' in page  # shown as chat
+    assert '<span class="role">user</span><pre>Capital of France?</pre>' in page
 
     store = get_store()
     dashboard = compute_dashboard(
@@ -129,6 +133,6 @@ def test_an_llm_span_takes_its_model_from_the_invocation_parameters(
     assert abs(row["cost"] - (1000 * 0.15 + 500 * 0.6) / 1e6) < 1e-12
     assert orjson.loads(row["input"]) == [{"role": "user", "content": "Hi"}]
     assert orjson.loads(row["output"]) == [
-        {"role": "assistant", "tool_calls": [{"name": "lookup", "arguments": '{"q": 1}'}]}
+        {"role": "assistant", "content": "", "tool_calls": [{"name": "lookup", "arguments": '{"q": 1}'}]}
     ]
     assert row["attributes"]["input.value"] == '{"messages": [[{"lc": 1}]]}'  # kept, not shown as input

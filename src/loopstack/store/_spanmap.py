@@ -248,6 +248,7 @@ def _oi_messages(attrs: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[d
             if parts and "content" not in message:
                 message["content"] = "".join(text for _, text in sorted(parts))
             calls = message.pop("_calls", None)
+            message.setdefault("content", "")  # every message has one, so the UI renders the list as chat
             if calls:
                 message["tool_calls"] = [calls[k] for k in sorted(calls, key=lambda k: (len(k), k))]
             messages.append(message)
