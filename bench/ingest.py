@@ -111,6 +111,7 @@ def _raw_executemany(home: Path, batches: list[bytes]) -> tuple[int, float]:
     """The same rows through the same mapping, inserted with bare sqlite3 (no HTTP, no SQLAlchemy)."""
     import orjson
 
+    from loopstack.server._ingest import _COST
     from loopstack.server._otlp import decode_protobuf
     from loopstack.store import Store
     from loopstack.store.spans import span_row
@@ -121,7 +122,7 @@ def _raw_executemany(home: Path, batches: list[bytes]) -> tuple[int, float]:
     store.close()
     rows: list[dict[str, Any]] = []
     for body in batches:
-        rows.extend(span_row(r, pid) for r in decode_protobuf(body).records)
+        rows.extend(span_row(r, pid, cost=_COST) for r in decode_protobuf(body).records)
     columns = list(rows[0])
 
     def plain(value: Any) -> Any:

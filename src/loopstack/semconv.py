@@ -2,7 +2,8 @@
 
 We follow the OpenTelemetry GenAI semantic conventions (``gen_ai.*``) where they name a thing, and use
 ``loopstack.*`` for what they do not cover. The models layer sets these on every call it makes; the
-ingest side also understands OpenInference (``llm.*``, ``input.value``) — see ``server`` for the mapping.
+ingest side also understands OpenInference (``llm.*``, ``input.value``) — ``store/_spanmap.py`` is the
+mapping.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 GEN_AI_USAGE_REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+
+# OpenInference (Arize): what LangChain, LlamaIndex and other instrumentors emit
+OI_SPAN_KIND = "openinference.span.kind"  # "LLM" marks a model call; CHAIN, TOOL, RETRIEVER, ...
+OI_MODEL_NAME = "llm.model_name"
+OI_PROVIDER = "llm.provider"
+OI_INVOCATION_PARAMETERS = "llm.invocation_parameters"  # JSON text of the call's parameters
 
 # Loopstack's own
 INPUT = "loopstack.input"  # JSON text (chat messages for model calls, arguments for @observe)

@@ -177,3 +177,30 @@ def test_every_acknowledged_span_survives_sigkill(live_server: Callable[..., Liv
         stored = {r.span_id for r in conn.execute(select(spans.c.span_id))}
     missing = set(acked) - stored
     assert not missing, f"{len(missing)} acknowledged spans lost"
+
+
+def test_stock_exporter_batch_with_a_nul_and_a_huge_count_is_stored_whole(
+    live_server: Callable[..., LiveServer], database_url: str
+) -> None:
+    # On PostgreSQL this batch was a retryable 503: the exporter retried, then dropped all 100 spans.
+    server = live_server()
+    provider = TracerProvider(resource=Resource.create({"service.name": "stock-app"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{server.url}/v1/traces")))
+    tracer = provider.get_tracer("stock")
+    for i in range(98):
+        with tracer.start_as_current_span(f"good-{i}"):
+            pass
+    with tracer.start_as_current_span("nul\x00name") as span:
+        span.set_attribute("note", "a\x00b")
+    with tracer.start_as_current_span("huge") as span:
+        span.set_attribute("gen_ai.usage.input_tokens", 2**31)
+    assert provider.force_flush(30_000)
+    provider.shutdown()
+    with get_store(database_url).read() as conn:
+        rows = {
+            r.name: r for r in conn.execute(select(spans.c.name, spans.c.input_tokens, spans.c.attributes))
+        }
+    assert len(rows) == 100
+    assert rows["nulname"].attributes["note"] == "ab"
+    assert rows["huge"].input_tokens is None
+    assert rows["huge"].attributes["gen_ai.usage.input_tokens"] == 2**31

@@ -10,6 +10,7 @@ from server_helpers import PROTOBUF, otlp_protobuf
 from loopstack.store import Store
 from loopstack.store.keys import create_key
 from loopstack.store.spans import SpanRecord, write_spans
+from loopstack.tracing._local import span_cost
 
 BASE = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -35,7 +36,7 @@ def _seed(store: Store, project: str = "default") -> None:
         SpanRecord("d" * 32, "d" * 16, "handle", ns(20), ns(20) + 50_000_000, status_code="ERROR",
                    status_message="boom", attributes={"loopstack.session_id": "s2"}),
     ]  # fmt: skip
-    write_spans(store, pid, records)
+    write_spans(store, pid, records, cost=span_cost)
 
 
 async def _ids(client: httpx.AsyncClient, path: str, **params: object) -> list[str]:

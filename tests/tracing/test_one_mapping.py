@@ -9,9 +9,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from loopstack.server import _ingest
 from loopstack.server._otlp import decode_protobuf
 from loopstack.store.spans import span_row
-from loopstack.tracing._local import record_from_span
+from loopstack.tracing._local import record_from_span, span_cost
 
 
 def test_local_export_and_otlp_ingest_map_a_span_identically() -> None:
@@ -34,8 +35,10 @@ def test_local_export_and_otlp_ingest_map_a_span_identically() -> None:
         span.add_event("retry", {"attempt": 2})
         span.set_status(Status(StatusCode.ERROR, "boom"))
     finished = exporter.get_finished_spans()
-    local = [span_row(record_from_span(s), "p") for s in finished]
-    ingested = [span_row(r, "p") for r in decode_protobuf(encode_spans(finished).SerializeToString()).records]
+    # Each path prices usage with the cost function its caller passes in (the store imports no prices).
+    local = [span_row(record_from_span(s), "p", cost=span_cost) for s in finished]
+    decoded = decode_protobuf(encode_spans(finished).SerializeToString())
+    ingested = [span_row(r, "p", cost=_ingest._COST) for r in decoded.records]
     for row in local + ingested:
         row.pop("id")
         row.pop("ingested_at")

@@ -59,9 +59,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     app.include_router(_data_api.router)
     _add_error_handlers(app)
 
-    @app.get("/health", tags=["meta"], summary="Liveness: the server answers and reaches its database")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "pending_spans": writer.pending}
+    @app.get(
+        "/health",
+        tags=["meta"],
+        summary="Health: the server answers, and its ingest writer can write",
+        responses={503: {"description": "span writes are failing (the writer's last error is given)"}},
+    )
+    async def health() -> JSONResponse:
+        state = writer.state()
+        body = {"status": "ok", "version": __version__, "pending_spans": writer.pending, "writer": state}
+        if state["state"] != "ok":
+            return JSONResponse({**body, "status": "error"}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(body)
 
     mounted = ui and _mount_ui(app, store)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
-from typing import Annotated
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from loopstack.errors import StoreUnavailable
 from loopstack.server._auth import Project, current_project
@@ -18,15 +23,26 @@ from loopstack.server._otlp import (
     json_response,
     protobuf_response,
 )
-from loopstack.server._writer import IngestWriter, Overloaded
+from loopstack.server._writer import IngestWriter, Overloaded, TooManySpans, Written
 from loopstack.store._types import utcnow
-from loopstack.store.spans import span_row, span_values
+from loopstack.store.spans import SpanCost, span_row, span_values
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 #: Largest request body accepted, compressed or not (a 10 MB attribute is refused, not stored).
 MAX_BODY = 8 * 1024 * 1024
 RETRY_AFTER = "1"
+_RETRY = {"Retry-After": RETRY_AFTER}
+
+
+def _price_for(model: str, at: datetime | None) -> Any:
+    from loopstack.models import price_for  # on first use: the server starts without the models layer
+
+    return price_for(model, at)
+
+
+#: Prices the usage of spans that carry no cost, from the models layer's table (cached per minute).
+_COST = SpanCost(_price_for)
 
 router = APIRouter(tags=["ingest"])
 
@@ -64,18 +80,58 @@ def _gunzip(body: bytes, limit: int) -> bytes:
     return out
 
 
+@dataclass
+class _Queued:
+    decoded: Decoded
+    #: resolves once the rows are committed; None when the request had no storable span
+    written: Future[Written] | None
+
+
+def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer: IngestWriter) -> _Queued:
+    """Inflate, parse, reserve the writer's budget, map, and queue: the CPU-heavy part, off the event loop.
+
+    The span count is checked against the budget right after parsing, before any span is mapped, so an
+    oversized or ill-timed request costs no more than its parse. The rows are queued from this thread,
+    so a request cancelled meanwhile (the client went away) still returns its reservation.
+    """
+    reserved = 0
+
+    def admit(count: int) -> None:
+        nonlocal reserved
+        reserved = writer.reserve(count)
+
+    if gzipped:
+        body = _gunzip(body, MAX_BODY)
+    try:
+        decoded = decode_protobuf(body, admit) if protobuf else decode_json(body, admit)
+        now = utcnow()
+        rows = [span_row(r, project_id, now, cost=_COST) for r in decoded.records]
+        values = span_values(rows, writer.store.dialect)
+    except BaseException:
+        writer.release(reserved)
+        raise
+    if not values:
+        writer.release(reserved)
+        return _Queued(decoded, None)
+    return _Queued(decoded, writer.submit(values, reserved))
+
+
 @router.post(
     "/v1/traces",
     summary="OTLP/HTTP trace export (protobuf or JSON)",
     responses={
-        400: {"description": "malformed payload"},
-        413: {"description": "body too large"},
+        400: {"description": "malformed payload, or every span in it was rejected"},
+        413: {"description": "body too large, or more spans than the server accepts in one request"},
         415: {"description": "unsupported content type or encoding"},
         503: {"description": "overloaded or database unavailable; retry after Retry-After"},
     },
 )
 async def export_traces(request: Request, project: Annotated[Project, Depends(current_project)]) -> Response:
-    """Store the spans of an OTLP ExportTraceServiceRequest; 200 only once they are committed."""
+    """Store the spans of an OTLP ExportTraceServiceRequest; 200 only once they are committed.
+
+    Spans that cannot be stored are rejected alone, reported as OTLP partial success; 400 when no span
+    of the request could be stored.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in (PROTOBUF, JSON):
         return _error(
@@ -84,26 +140,37 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip"):
         return _error(415, f"unsupported Content-Encoding {encoding!r}; send gzip or none")
+    writer: IngestWriter = request.app.state.writer
+    if writer.full:  # refused before the body is even read: it clears as the queue drains
+        return _error(503, f"ingestion queue is full ({writer.pending} spans pending); retry later", _RETRY)
     try:
         body = await _read(request, MAX_BODY)
-        if encoding == "gzip":
-            body = _gunzip(body, MAX_BODY)
-        decoded: Decoded = decode_protobuf(body) if content_type == PROTOBUF else decode_json(body)
+        queued = await run_in_threadpool(
+            _prepare, body, encoding == "gzip", content_type == PROTOBUF, project.id, writer
+        )
     except _TooLarge:
         return _error(413, f"request body exceeds {MAX_BODY // (1024 * 1024)} MiB; send smaller batches")
+    except TooManySpans as exc:
+        return _error(413, str(exc))
     except InvalidPayload as exc:
         return _error(400, str(exc))
-    now = utcnow()
-    writer: IngestWriter = request.app.state.writer
-    rows = span_values([span_row(r, project.id, now) for r in decoded.records], writer.store.dialect)
-    try:
-        await writer.write(rows)
     except Overloaded as exc:
-        return _error(503, str(exc), {"Retry-After": RETRY_AFTER})
-    except StoreUnavailable as exc:
-        return _error(503, str(exc), {"Retry-After": RETRY_AFTER})
+        return _error(503, str(exc), _RETRY)
+    decoded = queued.decoded
+    try:
+        written = await asyncio.wrap_future(queued.written) if queued.written else Written()
+    except (Overloaded, StoreUnavailable) as exc:
+        return _error(503, str(exc), _RETRY)
     except Exception as exc:  # noqa: BLE001 - a store failure is the server's, and retryable
-        return _error(503, f"could not store spans: {type(exc).__name__}", {"Retry-After": RETRY_AFTER})
+        return _error(503, f"could not store spans: {type(exc).__name__}", _RETRY)
+    for index, reason in written.refused:
+        record = decoded.records[index]
+        decoded.reject(
+            f"span {record.span_id} of trace {record.trace_id}", f"the database refused it ({reason})"
+        )
+    if decoded.rejected and not written.stored:
+        # Nothing of it can ever be stored: a permanent error, so the exporter does not retry it.
+        return _error(400, f"every span was rejected: {decoded.error_message}")
     if content_type == PROTOBUF:
         return Response(protobuf_response(decoded), media_type=PROTOBUF)
     return Response(json_response(decoded), media_type=JSON)

@@ -1,14 +1,18 @@
 """OTLP/HTTP trace payloads (protobuf and JSON) decoded into ``SpanRecord``s.
 
-A payload whose structure is broken is refused whole (``InvalidPayload`` names the place); a span
-that is individually unusable (bad ids, no start time) is rejected alone and counted, as the OTLP
-partial-success rules ask.
+A payload whose structure is broken is refused whole (``InvalidPayload`` names the place). A span that
+is individually unusable (bad ids, no or an impossible start time, a malformed or too deeply nested
+attribute value) is rejected alone and counted, as the OTLP partial-success rules ask; a resource whose
+attributes are unreadable rejects the spans under it, and only those. Integers beyond int64 are kept as
+their decimal text.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +26,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from loopstack.errors import InvalidInput
 from loopstack.store.spans import SpanRecord
 
+#: Deepest nesting of array/kvlist attribute values accepted; a deeper value rejects its span.
+MAX_DEPTH = 32
+#: Called with a request's span count after parsing and before mapping (the writer's budget check).
+Admit = Callable[[int], None]
+_INT = re.compile(r"[+-]?[0-9]+")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_UINT64_MAX = 2**64 - 1
 KINDS = ("UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 STATUS = ("UNSET", "OK", "ERROR")
 _HEX = frozenset("0123456789abcdef")
@@ -38,18 +49,21 @@ class Decoded:
     records: list[SpanRecord] = field(default_factory=list)
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    _reasons: int = 0
 
-    def reject(self, where: str, why: str) -> None:
-        self.rejected += 1
+    def reject(self, where: str, why: str, count: int = 1) -> None:
+        """Count ``count`` spans rejected at ``where`` (the first few reasons are kept)."""
+        self.rejected += count
+        self._reasons += 1
         if len(self.errors) < 5:
             self.errors.append(f"{where}: {why}")
 
     @property
     def error_message(self) -> str:
-        if not self.rejected:
+        if not self._reasons:
             return ""
-        more = f" (and {self.rejected - len(self.errors)} more)" if self.rejected > len(self.errors) else ""
-        return "; ".join(self.errors) + more
+        more = self._reasons - len(self.errors)
+        return "; ".join(self.errors) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _hex_id(raw: str, size: int) -> str | None:
@@ -61,14 +75,16 @@ def _hex_id(raw: str, size: int) -> str | None:
 # ------------------------------------------------------------------------------------------ protobuf
 
 
-def _pb_value(v: Any) -> Any:
+def _pb_value(v: Any, depth: int) -> Any:
     kind = v.WhichOneof("value")
     if kind is None:
         return None
+    if kind in ("array_value", "kvlist_value") and depth >= MAX_DEPTH:
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
     if kind == "array_value":
-        return [_pb_value(x) for x in v.array_value.values]
+        return [_pb_value(x, depth + 1) for x in v.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _pb_value(kv.value) for kv in v.kvlist_value.values}
+        return {kv.key: _pb_value(kv.value, depth + 1) for kv in v.kvlist_value.values}
     if kind == "bytes_value":
         return base64.b64encode(v.bytes_value).decode()
     return getattr(v, kind)
@@ -88,20 +104,33 @@ def _pb_attrs(kvs: Any) -> dict[str, Any]:
         elif kind == "bool_value":
             out[kv.key] = v.bool_value
         else:
-            out[kv.key] = _pb_value(v)
+            try:
+                out[kv.key] = _pb_value(v, 0)
+            except ValueError as exc:
+                raise ValueError(f"attribute {kv.key[:100]!r}: {exc}") from None
     return out
 
 
-def decode_protobuf(body: bytes) -> Decoded:
-    """Decode an ``ExportTraceServiceRequest`` in protobuf."""
+def decode_protobuf(body: bytes, admit: Admit | None = None) -> Decoded:
+    """Decode an ``ExportTraceServiceRequest`` in protobuf.
+
+    ``admit`` is called with the number of spans once the body is parsed, before they are mapped.
+    """
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
     except DecodeError as exc:
         raise InvalidPayload(f"body is not a valid OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+    if admit is not None:
+        admit(sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans))
     out = Decoded()
     for ri, rs in enumerate(request.resource_spans):
-        resource = _pb_attrs(rs.resource.attributes)
+        try:
+            resource = _pb_attrs(rs.resource.attributes)
+        except ValueError as exc:
+            count = sum(len(ss.spans) for ss in rs.scope_spans)
+            out.reject(f"resourceSpans[{ri}].resource", f"{exc} ({count} spans rejected)", count)
+            continue
         for si, ss in enumerate(rs.scope_spans):
             scope = ss.scope.name
             for pi, sp in enumerate(ss.spans):
@@ -114,17 +143,21 @@ def decode_protobuf(body: bytes) -> Decoded:
                 if not sp.start_time_unix_nano:
                     out.reject(where, "startTimeUnixNano is missing")
                     continue
-                attrs = _pb_attrs(sp.attributes)
+                try:
+                    attrs = _pb_attrs(sp.attributes)
+                    events = [
+                        {
+                            "name": e.name,
+                            "time_unix_nano": e.time_unix_nano,
+                            "attributes": _pb_attrs(e.attributes),
+                        }
+                        for e in sp.events
+                    ]
+                except ValueError as exc:
+                    out.reject(where, str(exc))
+                    continue
                 if scope and "otel.scope.name" not in attrs:
                     attrs["otel.scope.name"] = scope
-                events = [
-                    {
-                        "name": e.name,
-                        "time_unix_nano": e.time_unix_nano,
-                        "attributes": _pb_attrs(e.attributes),
-                    }
-                    for e in sp.events
-                ]
                 out.records.append(
                     SpanRecord(
                         trace_id=trace_id,
@@ -177,36 +210,85 @@ def _obj(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _json_value(v: Any) -> Any:
-    if not isinstance(v, dict) or not v:
+def _json_int(raw: Any, what: str) -> int:
+    """An OTLP JSON integer: a number or a decimal string (int64 values are written as strings)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and _INT.fullmatch(raw):
+        return int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    raise ValueError(f"{what} must be an integer, not {_show(raw)}")
+
+
+def _show(raw: Any) -> str:
+    text = orjson.dumps(raw, default=str).decode() if not isinstance(raw, str) else repr(raw)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _json_value(v: Any, depth: int) -> Any:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise ValueError(f"an AnyValue must be an object, not {_show(v)}")
+    if not v:
         return None
     if "stringValue" in v or "string_value" in v:
-        return _get(v, "stringValue", "string_value")
+        raw = _get(v, "stringValue", "string_value")
+        if not isinstance(raw, str):
+            raise ValueError(f"stringValue must be a string, not {_show(raw)}")
+        return raw
     if "boolValue" in v or "bool_value" in v:
-        return bool(_get(v, "boolValue", "bool_value"))
+        raw = _get(v, "boolValue", "bool_value")
+        if isinstance(raw, bool):
+            return raw
+        if raw in ("true", "false"):
+            return raw == "true"
+        raise ValueError(f"boolValue must be true or false, not {_show(raw)}")
     if "intValue" in v or "int_value" in v:
-        return int(_get(v, "intValue", "int_value"))
+        number = _json_int(_get(v, "intValue", "int_value"), "intValue")
+        # Kept whole: an integer beyond int64 is stored as its decimal text, never clipped.
+        return number if _INT64_MIN <= number <= _INT64_MAX else str(number)
     if "doubleValue" in v or "double_value" in v:
-        return float(_get(v, "doubleValue", "double_value"))
-    if "arrayValue" in v or "array_value" in v:
-        inner = _get(v, "arrayValue", "array_value") or {}
-        return [_json_value(x) for x in inner.get("values") or []]
-    if "kvlistValue" in v or "kvlist_value" in v:
-        inner = _get(v, "kvlistValue", "kvlist_value") or {}
-        return _json_attrs(inner.get("values") or [])
+        raw = _get(v, "doubleValue", "double_value")
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError(f"doubleValue must be a number, not {_show(raw)}")
+        return float(raw)  # "NaN" and "Infinity" are how OTLP JSON writes those doubles
+    if "arrayValue" in v or "array_value" in v or "kvlistValue" in v or "kvlist_value" in v:
+        array = "arrayValue" in v or "array_value" in v
+        name = "arrayValue" if array else "kvlistValue"
+        inner = _get(v, "arrayValue", "array_value") if array else _get(v, "kvlistValue", "kvlist_value")
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, dict):
+            raise ValueError(f"{name} must be an object with a values list, not {_show(inner)}")
+        values = inner.get("values") or []
+        if not isinstance(values, list):
+            raise ValueError(f"{name}.values must be a list, not {_show(values)}")
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
+        if array:
+            return [_json_value(x, depth + 1) for x in values]
+        return _json_attrs(values, depth + 1)
     if "bytesValue" in v or "bytes_value" in v:
-        return _get(v, "bytesValue", "bytes_value")
+        raw = _get(v, "bytesValue", "bytes_value")
+        if not isinstance(raw, str):
+            raise ValueError(f"bytesValue must be a base64 string, not {_show(raw)}")
+        return raw
     return None
 
 
-def _json_attrs(kvs: Any) -> dict[str, Any]:
+def _json_attrs(kvs: Any, depth: int = 0) -> dict[str, Any]:
     if not isinstance(kvs, list):
         raise ValueError("attributes must be a list of {key, value}")
     out: dict[str, Any] = {}
     for kv in kvs:
         if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
             raise ValueError("each attribute needs a string key")
-        out[kv["key"]] = _json_value(kv.get("value"))
+        try:
+            out[kv["key"]] = _json_value(kv.get("value"), depth)
+        except ValueError as exc:
+            raise ValueError(f"attribute {kv['key'][:100]!r}: {exc}") from None
     return out
 
 
@@ -234,23 +316,54 @@ def _json_id(value: Any, size: int) -> str | None:
     return found
 
 
-def decode_json(body: bytes) -> Decoded:
-    """Decode an ``ExportTraceServiceRequest`` in the OTLP JSON mapping (hex ids, camelCase)."""
+def _json_time(raw: Any, what: str) -> int:
+    if raw is None or raw == "":
+        return 0
+    value = _json_int(raw, what)
+    if not 0 <= value <= _UINT64_MAX:
+        raise ValueError(f"{what} is out of range (nanoseconds since 1970 as an unsigned 64-bit integer)")
+    return value
+
+
+def _count_json(resource_spans: list[Any]) -> int:
+    total = 0
+    for rs in resource_spans:
+        scope_spans = _get(rs, "scopeSpans", "scope_spans") if isinstance(rs, dict) else None
+        for ss in scope_spans if isinstance(scope_spans, list) else []:
+            spans = ss.get("spans") if isinstance(ss, dict) else None
+            total += len(spans) if isinstance(spans, list) else 0
+    return total
+
+
+def decode_json(body: bytes, admit: Admit | None = None) -> Decoded:
+    """Decode an ``ExportTraceServiceRequest`` in the OTLP JSON mapping (hex ids, camelCase).
+
+    ``admit`` is called with the number of spans once the body is parsed, before they are mapped.
+    """
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidPayload(f"body is not valid JSON: {exc}") from None
     data = _obj(data, "body")
+    resource_spans = _list(data, "resourceSpans", "resource_spans", "body")
+    if admit is not None:
+        admit(_count_json(resource_spans))
     out = Decoded()
-    for ri, rs in enumerate(_list(data, "resourceSpans", "resource_spans", "body")):
+    for ri, rs in enumerate(resource_spans):
         rwhere = f"resourceSpans[{ri}]"
         rs = _obj(rs, rwhere)
-        resource_obj = _obj(rs.get("resource") or {}, f"{rwhere}.resource")
+        scope_spans = _list(rs, "scopeSpans", "scope_spans", rwhere)
         try:
-            resource = _json_attrs(resource_obj.get("attributes") or [])
-        except (ValueError, TypeError) as exc:
-            raise InvalidPayload(f"{rwhere}.resource.attributes: {exc}") from None
-        for si, ss in enumerate(_list(rs, "scopeSpans", "scope_spans", rwhere)):
+            resource_obj = rs.get("resource")
+            if resource_obj is not None and not isinstance(resource_obj, dict):
+                raise ValueError(f"must be an object, not {_show(resource_obj)}")
+            resource = _json_attrs((resource_obj or {}).get("attributes") or [])
+        except ValueError as exc:
+            # The spans are fine but what they ran in is unreadable: reject them, not the request.
+            count = _count_json([rs])
+            out.reject(f"{rwhere}.resource", f"{exc} ({count} spans rejected)", count)
+            continue
+        for si, ss in enumerate(scope_spans):
             swhere = f"{rwhere}.scopeSpans[{si}]"
             ss = _obj(ss, swhere)
             scope = (ss.get("scope") or {}).get("name") if isinstance(ss.get("scope"), dict) else None
@@ -259,7 +372,7 @@ def decode_json(body: bytes) -> Decoded:
                 if not isinstance(sp, dict):
                     out.reject(where, "a span must be an object")
                     continue
-                record = _json_span(sp, where, resource, scope, out)
+                record = _json_span(sp, where, resource, scope if isinstance(scope, str) else None, out)
                 if record is not None:
                     out.records.append(record)
     return out
@@ -274,18 +387,32 @@ def _json_span(
         out.reject(where, "traceId must be 32 hex characters and spanId 16, not all zero")
         return None
     try:
-        start = int(_get(sp, "startTimeUnixNano", "start_time_unix_nano") or 0)
-        end = int(_get(sp, "endTimeUnixNano", "end_time_unix_nano") or 0)
+        start = _json_time(_get(sp, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano")
+        end = _json_time(_get(sp, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")
         attrs = _json_attrs(sp.get("attributes") or [])
-        events = [
-            {
-                "name": str(e.get("name", "")),
-                "time_unix_nano": int(_get(e, "timeUnixNano", "time_unix_nano") or 0),
-                "attributes": _json_attrs(e.get("attributes") or []),
-            }
-            for e in sp.get("events") or []
-        ]
-    except (ValueError, TypeError, AttributeError) as exc:
+        raw_events = sp.get("events") or []
+        if not isinstance(raw_events, list):
+            raise ValueError("events must be a list")
+        events = []
+        for e in raw_events:
+            if not isinstance(e, dict):
+                raise ValueError("each event must be an object")
+            events.append(
+                {
+                    "name": str(e.get("name", "")),
+                    "time_unix_nano": _json_time(_get(e, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
+                    "attributes": _json_attrs(e.get("attributes") or []),
+                }
+            )
+        raw_status = sp.get("status")
+        status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
+        message = status.get("message")
+        if message is not None and not isinstance(message, str):
+            raise ValueError(f"status.message must be a string, not {_show(message)}")
+        name = sp.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string, not {_show(name)}")
+    except ValueError as exc:
         out.reject(where, str(exc))
         return None
     if start <= 0:
@@ -293,19 +420,16 @@ def _json_span(
         return None
     if scope and "otel.scope.name" not in attrs:
         attrs["otel.scope.name"] = scope
-    raw_status = sp.get("status")
-    status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
-    name = sp.get("name")
     return SpanRecord(
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=_json_id(_get(sp, "parentSpanId", "parent_span_id"), 16),
-        name=name if isinstance(name, str) else "",
+        name=name or "",
         kind=_enum(sp.get("kind"), KINDS, "SPAN_KIND_"),
         start_ns=start,
         end_ns=end or None,
         status_code=_enum(status.get("code"), STATUS, "STATUS_CODE_"),
-        status_message=status.get("message") or None,
+        status_message=message or None,
         attributes=attrs,
         resource=resource,
         events=events or None,

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from loopstack.store.spans import SpanRecord, write_spans
+from loopstack.store.spans import SpanCost, SpanRecord, write_spans
 
 log = logging.getLogger("loopstack.tracing")
+
+
+def _price_for(model: str, at: datetime | None) -> Any:
+    from loopstack.models import price_for  # on first priced span: tracing starts without models
+
+    return price_for(model, at)
+
+
+#: Prices spans that carry usage but no cost, from the models layer's table (the server does the same).
+span_cost = SpanCost(_price_for)
 
 
 def _plain(value: Any) -> Any:
@@ -66,7 +77,8 @@ class LocalStoreExporter(SpanExporter):
             from loopstack.store import get_store
 
             store = get_store(self.database_url)
-            write_spans(store, store.project_id(self.project), [record_from_span(s) for s in spans])
+            records = [record_from_span(s) for s in spans]
+            write_spans(store, store.project_id(self.project), records, cost=span_cost)
         except Exception as exc:  # noqa: BLE001 - an export failure must never reach the app
             log.warning("loopstack: could not store %d spans locally: %s", len(spans), exc)
             return SpanExportResult.FAILURE

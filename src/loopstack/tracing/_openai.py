@@ -70,7 +70,7 @@ def _start(kwargs: dict[str, Any]) -> Span:
 
 
 def _usage_attrs(model: str | None, usage: Any, start_ns: int | None = None) -> dict[str, Any]:
-    from loopstack.store.spans import estimate_cost
+    from loopstack.tracing._local import span_cost
 
     attrs: dict[str, Any] = {}
     if usage is None:
@@ -93,7 +93,7 @@ def _usage_attrs(model: str | None, usage: Any, start_ns: int | None = None) -> 
         "cached_input_tokens": cached,
         "reasoning_tokens": reasoning,
     }
-    cost = estimate_cost(model, "openai", usage_map)
+    cost = span_cost(model, "openai", usage_map, None)
     if cost is not None:
         attrs[sc.COST] = cost
     return attrs
