@@ -10,7 +10,7 @@ because a small model on a CPU is bound by per-step overhead, which a batch shar
 Greedy answers do not depend on batch-mates. The answer of a greedy request is, by definition, the one
 it gets alone (a batch of one has a single fixed shape). A batch changes matmul shapes and padding, so
 each logit moves by a rounding error; greedy rows therefore run on the float32 weights (measured: at
-most ~6e-5 per logit, against ~1 in bfloat16), and a guard watches every step of every row: where the
+most ~7e-5 per logit, against ~1 in bfloat16), and a guard watches every step of every row: where the
 top two logits of a live row are closer than ``tie_margin`` (1e-3, many times the measured error), that
 row's argmax could differ from its solo run, so the row leaves the batch there (its tokens so far are
 the solo ones) and is generated again alone. Sampled requests run on the ``sampling_dtype`` copy.
@@ -238,11 +238,9 @@ class Engine:
         with torch.inference_mode():
             model.generate(**enc, stopping_criteria=[tracker], **kwargs)
         self.batches += 1
+        unsure = [job for job in jobs if job.unsure]
         for job, length in zip(jobs, prompt_lengths, strict=True):
-            if job.unsure:  # its solo answer may differ from here on: generate it alone
-                job.unsure, job.tokens, job.finish = False, [], None
-                self.reruns += 1
-                self._generate([job])
+            if job.unsure:
                 continue
             tracker.finish_row(job)
             text = _cut_at_stop(tok.decode(job.tokens, skip_special_tokens=True), job.request.stop)
@@ -257,6 +255,10 @@ class Engine:
                     response_model=self.name,
                 )
             )
+        for job in unsure:  # its solo answer may differ from the near-tie on: generate it alone
+            job.unsure, job.tokens, job.finish = False, [], None
+            self.reruns += 1
+            self._generate([job])
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:
