@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from loopstack.evals.runner import evaluate
 from loopstack.evals.scorers import Sample, get_scorer, parse_rating, parse_verdict
 from loopstack.evals.scorers._judges import JudgeParseError, PairwiseJudge
 from loopstack.models import MockProvider, ModelRequest, forget_models, get_model
+from loopstack.store import Store
+from loopstack.store.runs import RunRepository
+
+STUB = Path(__file__).with_name("openai_stub.py")
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +78,8 @@ async def test_rubric_judge_retries_a_bounded_number_of_times_then_errors_the_sc
     retry = provider.requests[1].messages
     assert retry[-2].content == "Looks great to me!" and "JSON" in retry[-1].content
 
-    judge_model("meh", "still meh", "nope")
-    (bad,) = await get_scorer("rubric_judge", model="mock/judge", max_retries=2).score(SAMPLE)
+    judge_model("meh", "still meh", "nope")  # a different judge under the same name: no replay
+    (bad,) = await get_scorer("rubric_judge", model="mock/judge", max_retries=2, cache=False).score(SAMPLE)
     assert bad.value is None and bad.error is not None
     assert "unparseable after 3 attempt(s): 'nope'" in bad.error
 
@@ -104,7 +113,7 @@ def _by_order(first: str, second: str) -> MockProvider:
 
 
 async def test_pairwise_counts_only_order_consistent_wins() -> None:
-    judge = get_scorer("pairwise_judge", model="mock/judge")
+    judge = get_scorer("pairwise_judge", model="mock/judge", cache=False)  # two judges, one name
     assert isinstance(judge, PairwiseJudge)
 
     _by_order('{"winner": "A"}', '{"winner": "B"}')  # prefers Paris in both orders
@@ -129,3 +138,52 @@ def test_a_malformed_judge_model_fails_when_the_scorer_is_built() -> None:
 
     with pytest.raises(LoopstackError, match="'gpt4' is not a model string"):
         get_scorer("rubric_judge", model="gpt4")
+
+
+@pytest.fixture
+def chat_stub(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The OpenAI-compatible stub in its own process, logging the last user message of every request."""
+    log = tmp_path / "calls.txt"
+    proc = subprocess.Popen([sys.executable, str(STUB), "--log", str(log)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("PORT "), line
+    yield int(line.split()[1]), log
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_a_rerun_of_a_judged_suite_asks_the_judge_nothing_and_scores_the_same(
+    tmp_path: Path, store: Store, chat_stub: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, log = chat_stub
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    rows = [{"id": f"i{i}", "answer": str(1 + i)} for i in range(5)]  # five different judge prompts
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(  # the stub echoes: the task answers the digit, the judge answers "Score: <digit>"
+        "dataset: data.jsonl\n"
+        "prompts:\n  - name: echo\n    messages: [{role: user, content: '{{ answer }}'}]\n"
+        "models: [openai-compatible/stub]\n"
+        "scorers:\n  - scorer: rubric_judge\n"
+        "    params: {model: openai-compatible/stub, template: 'Judged: {{ output }}'}\n"
+        "cache: false\n"  # the task itself is asked again: only the judge's answers may be replayed
+    )
+
+    def judge_calls() -> int:
+        return sum(json.loads(line).startswith("Judged: ") for line in log.read_text().splitlines())
+
+    def scores(run_id: str) -> list[tuple[str, float | None, str | None]]:
+        items = RunRepository(store).items(run_id)
+        return sorted((i.item_key, i.scores[0].value, i.scores[0].error) for i in items)
+
+    first = evaluate(suite, store=store)
+    assert judge_calls() == len(rows)
+    forget_models()
+    second = evaluate(suite, store=store)
+    assert judge_calls() == len(rows)  # no judge request the second time
+    assert len(log.read_text().splitlines()) == 3 * len(rows)  # the task was asked twice
+    before, after = scores(first.runs[0].run.id), scores(second.runs[0].run.id)
+    assert before == after
+    assert all(error is None for _, _, error in before), before
+    assert {value for _, value, _ in before} == {0.0, 0.25, 0.5, 0.75, 1.0}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +72,64 @@ async def test_smollm2_streams_batches_and_stops() -> None:
     assert all(a.usage.output_tokens <= 8 for a in answers)
     limited = await model.generate(QUESTION, max_tokens=2)
     assert (limited.usage.output_tokens, limited.finish_reason) == (2, "length")
+
+
+SOLO_PROMPTS = [
+    "Name three colors.",
+    "What is 12 times 7?",
+    "Say hello.",
+    # much longer: batched with it, the others are left-padded by dozens of tokens
+    "Explain in one sentence what a database index is, with an example from a library catalogue, "
+    "and say why a table without one is slow to search when it holds millions of rows.",
+]
+
+
+@contextlib.contextmanager
+def patient_batching(engine: Any) -> Iterator[None]:
+    """Requests sent together become one batch even on a machine too busy to send them ms apart."""
+    saved = engine.batch_wait, engine.max_wait
+    engine.batch_wait, engine.max_wait = 0.5, 2.0
+    try:
+        yield
+    finally:
+        engine.batch_wait, engine.max_wait = saved
+
+
+@pytest.mark.slow
+async def test_greedy_answers_do_not_depend_on_batch_mates() -> None:
+    model = get_model("local/smollm2-135m")
+    engine = model.provider.engine  # type: ignore[attr-defined]
+    solo = [(await model.generate(p, max_tokens=10)).text for p in SOLO_PROMPTS]
+    assert len(set(solo)) == len(solo)  # four different answers: a mix-up between rows would show
+    compositions = [[0, 1, 2, 3], [3, 2, 1, 0], [3, 0], [1, 1, 2], [2, 3, 1]]
+    batches, reruns = engine.batches, engine.reruns
+    with patient_batching(engine):
+        for composition in compositions:
+            answers = await asyncio.gather(
+                *(model.generate(SOLO_PROMPTS[i], max_tokens=10) for i in composition)
+            )
+            assert [a.text for a in answers] == [solo[i] for i in composition], composition
+    # each composition ran as one batch (plus any row rerun alone after a near-tie)
+    assert engine.batches - batches == len(compositions) + engine.reruns - reruns
+    assert str(next(engine.model.parameters()).dtype) == "torch.float32"  # greedy weights, on any CPU
+
+
+@pytest.mark.slow
+async def test_a_row_taken_out_of_its_batch_at_a_near_tie_gets_its_solo_answer() -> None:
+    model = get_model("local/smollm2-135m")
+    engine = model.provider.engine  # type: ignore[attr-defined]
+    solo = [(await model.generate(p, max_tokens=6)).text for p in SOLO_PROMPTS[:3]]
+    engine.tie_margin = float("inf")  # every row of a batch is "uncertain" at its first step
+    try:
+        reruns = engine.reruns
+        chunks: list[str] = []
+        with patient_batching(engine):
+            answers = await asyncio.gather(
+                model.generate(SOLO_PROMPTS[0], max_tokens=6, on_text=chunks.append),
+                *(model.generate(p, max_tokens=6) for p in SOLO_PROMPTS[1:3]),
+            )
+    finally:
+        engine.tie_margin = 1e-3
+    assert engine.reruns - reruns == 3
+    assert [a.text for a in answers] == solo
+    assert "".join(chunks) == solo[0]  # the stream shows the solo answer once, nothing of the batch

@@ -67,16 +67,23 @@ def run(
     Answers are cached in the local store: the same model, messages and parameters replay the stored
     answer (marked as a replay) unless --no-cache is given.
     """
-    from loopstack.models import compose_request, get_model, parse_vars
+    from loopstack.models import compose_request, get_model, parse_prompt_ref, parse_vars
 
     if text is None and prompt_ref is None and not sys.stdin.isatty():
         text = sys.stdin.read() or None
+    parsed_vars = parse_vars(variables)
+    found = None
+    if prompt_ref is not None:
+        from loopstack.prompts import get_prompt
+
+        name, label, version = parse_prompt_ref(prompt_ref)
+        found = get_prompt(name, label=label, version=version, cache_ttl=0)
     composed = compose_request(
         text,
         model=model,
         system=system,
-        prompt=prompt_ref,
-        variables=parse_vars(variables),
+        prompt=found,
+        variables=parsed_vars,
         temperature=temperature,
         max_tokens=max_tokens,
         seed=seed,

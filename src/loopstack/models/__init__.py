@@ -5,7 +5,7 @@ answer = await get_model("local/smollm2-135m").generate("Say hi", max_tokens=20)
 """
 
 from loopstack.models._catalog import catalog
-from loopstack.models._compose import Composed, compose_request, parse_vars
+from loopstack.models._compose import Composed, PromptLike, compose_request, parse_prompt_ref, parse_vars
 from loopstack.models._errors import (
     AuthenticationError,
     BadRequest,
@@ -51,6 +51,7 @@ __all__ = [
     "ModelRequest",
     "ModelResponse",
     "Price",
+    "PromptLike",
     "Provider",
     "ProviderError",
     "ProviderOptions",
@@ -66,6 +67,7 @@ __all__ = [
     "forget_models",
     "get_model",
     "parse_model_string",
+    "parse_prompt_ref",
     "parse_vars",
     "price_for",
     "provider_class",

@@ -6,6 +6,14 @@ settings and runs each group as one left-padded ``generate`` call. A per-row tra
 ``generate`` after every step, applies each request's own ``max_tokens`` and stop strings and streams
 its new text, so one batch serves requests with different limits. Throughput grows with concurrency
 because a small model on a CPU is bound by per-step overhead, which a batch shares.
+
+Greedy answers do not depend on batch-mates. The answer of a greedy request is, by definition, the one
+it gets alone (a batch of one has a single fixed shape). A batch changes matmul shapes and padding, so
+each logit moves by a rounding error; greedy rows therefore run on the float32 weights (measured: at
+most ~7e-5 per logit, against ~1 in bfloat16), and a guard watches every step of every row: where the
+top two logits of a live row are closer than ``tie_margin`` (1e-3, many times the measured error), that
+row's argmax could differ from its solo run, so the row leaves the batch there (its tokens so far are
+the solo ones) and is generated again alone. Sampled requests run on the ``sampling_dtype`` copy.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class Job:
     tokens: list[int] = field(default_factory=list)
     emitted: int = 0
     finish: str | None = None
+    unsure: bool = False
+    """A near-tie made this row's batched argmax uncertain: it is generated again alone."""
 
     def group_key(self) -> tuple[Any, ...]:
         """Requests with equal keys can share one ``generate`` call."""
@@ -75,9 +85,16 @@ class Engine:
         max_batch_size: int,
         batch_wait: float,
         max_wait: float = 0.05,
+        sampling_dtype: str = "float32",
     ) -> None:
         self.name = name
         self._load = load
+        self.sampling_dtype = sampling_dtype
+        self.tie_margin = 1e-3
+        """Greedy rows whose top two logits come closer than this in a batch are rerun alone."""
+        self.reruns = 0
+        """Greedy rows generated again alone after a near-tie (tests and benches read it)."""
+        self._sampling_model: Any = None
         self.max_batch_size = max_batch_size
         self.batch_wait = batch_wait
         self.max_wait = max_wait
@@ -149,6 +166,19 @@ class Engine:
                 break
         return batch
 
+    def sampling_model(self) -> Any:
+        """The weights sampled requests run on: the float32 model or, made on first use, a copy in
+        ``sampling_dtype`` (the greedy path keeps float32)."""
+        if self.sampling_dtype == "float32":
+            return self.model
+        if self._sampling_model is None:
+            import copy
+
+            import torch
+
+            self._sampling_model = copy.deepcopy(self.model).to(getattr(torch, self.sampling_dtype)).eval()
+        return self._sampling_model
+
     def _prompt_text(self, request: ModelRequest) -> str:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         if request.response_format == "json":
@@ -159,7 +189,7 @@ class Engine:
     def _generate(self, jobs: list[Job]) -> None:
         import torch
 
-        tok, model = self.tokenizer, self.model
+        tok = self.tokenizer
         enc = tok(
             [self._prompt_text(j.request) for j in jobs],
             return_tensors="pt",
@@ -167,7 +197,7 @@ class Engine:
             add_special_tokens=False,
         )
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
-        limit = getattr(model.config, "max_position_embeddings", None)
+        limit = getattr(self.model.config, "max_position_embeddings", None)
         runnable: list[Job] = []
         for job, length in zip(jobs, prompt_lengths, strict=True):
             if limit and length + job.max_tokens > limit:
@@ -187,6 +217,7 @@ class Engine:
             return
         first = jobs[0].request
         sampling = bool(first.temperature)
+        model = self.sampling_model() if sampling else self.model
         kwargs: dict[str, Any] = {
             "max_new_tokens": max(j.max_tokens for j in jobs),
             "do_sample": sampling,
@@ -202,10 +233,15 @@ class Engine:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         tracker = _make_tracker(jobs, tok)
+        if not sampling and len(jobs) > 1:
+            kwargs["logits_processor"] = [_make_tie_guard(jobs, tracker, self.tie_margin)]
         with torch.inference_mode():
             model.generate(**enc, stopping_criteria=[tracker], **kwargs)
         self.batches += 1
+        unsure = [job for job in jobs if job.unsure]
         for job, length in zip(jobs, prompt_lengths, strict=True):
+            if job.unsure:
+                continue
             tracker.finish_row(job)
             text = _cut_at_stop(tok.decode(job.tokens, skip_special_tokens=True), job.request.stop)
             if job.on_text is not None and len(text) > job.emitted:
@@ -219,6 +255,10 @@ class Engine:
                     response_model=self.name,
                 )
             )
+        for job in unsure:  # its solo answer may differ from the near-tie on: generate it alone
+            job.unsure, job.tokens, job.finish = False, [], None
+            self.reruns += 1
+            self._generate([job])
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:
@@ -277,3 +317,24 @@ def _make_tracker(jobs: list[Job], tok: Any) -> Any:
                 job.finish = "length"
 
     return _RowTracker()
+
+
+def _make_tie_guard(jobs: list[Job], tracker: Any, margin: float) -> Any:
+    """A LogitsProcessor that takes a live greedy row out of the batch at a near-tie (see module doc).
+
+    It runs before the token is chosen, so the row's tokens end with the last step that was certain;
+    marking it done keeps the tracker from recording (or streaming) the uncertain token.
+    """
+    from transformers import LogitsProcessor
+
+    class _TieGuard(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            top = scores.topk(2, dim=-1).values
+            gaps = (top[:, 0] - top[:, 1]).tolist()
+            for row, job in enumerate(jobs):
+                if not tracker.done[row] and gaps[row] < margin:
+                    job.unsure = True
+                    tracker.done[row] = True
+            return scores
+
+    return _TieGuard()

@@ -1,12 +1,38 @@
-"""Build one request from command-line style inputs: text, a system message, a registered prompt."""
+"""Build one request from command-line style inputs: text, a system message, a registered prompt.
+
+The prompt arrives already fetched (the caller asks the registry, a layer beside this one): this module
+only renders it, so ``models`` imports nothing above ``store``/``config``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from loopstack.errors import InvalidInput
 from loopstack.models._types import ModelRequest
+
+
+class RenderedPrompt(Protocol):
+    """Chat messages rendered from a prompt version, attributed to it (``loopstack.PromptMessages``)."""
+
+    prompt_name: str
+    prompt_version: int
+
+    def __iter__(self) -> Iterator[dict[str, str]]: ...
+
+
+class PromptLike(Protocol):
+    """What composing needs of a fetched prompt (``loopstack.Prompt`` is one)."""
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    def render(self, **variables: Any) -> RenderedPrompt: ...
 
 
 @dataclass
@@ -22,31 +48,27 @@ def compose_request(
     *,
     model: str | None = None,
     system: str | None = None,
-    prompt: str | None = None,
+    prompt: PromptLike | None = None,
     variables: dict[str, Any] | None = None,
     **params: Any,
 ) -> Composed:
     """The request ``loopstack run`` sends.
 
-    ``prompt`` is ``name``, ``name@label`` or ``name@3``: the registered prompt is rendered with
-    ``variables`` and its ``params`` apply unless overridden by ``params``; ``text`` becomes a final
-    user message and ``system`` a leading system message. Parameters set to None are ignored.
+    ``prompt`` (fetched by the caller, e.g. with ``get_prompt(*parse_prompt_ref("name@label"))``) is
+    rendered with ``variables`` and its ``params`` apply unless overridden by ``params``; ``text``
+    becomes a final user message and ``system`` a leading system message. Parameters set to None are
+    ignored.
     """
     messages: list[dict[str, str]] = []
     prompt_params: dict[str, Any] = {}
     prompt_model: str | None = None
     attribution: dict[str, Any] = {}
     if prompt is not None:
-        import loopstack
-
-        name, _, selector = prompt.partition("@")
-        label, version = _selector(selector)
-        found = loopstack.get_prompt(name.strip(), label=label, version=version, cache_ttl=0)
-        rendered = found.render(**(variables or {}))
+        rendered = prompt.render(**(variables or {}))
         messages.extend(rendered)
         attribution = {"prompt_name": rendered.prompt_name, "prompt_version": rendered.prompt_version}
-        prompt_params = dict(found.params)
-        prompt_model = found.model
+        prompt_params = dict(prompt.params)
+        prompt_model = prompt.model
     elif variables:
         raise InvalidInput("--var needs --prompt: variables fill a registered prompt's template")
     if system is not None:
@@ -65,15 +87,17 @@ def compose_request(
     return Composed(request, model)
 
 
-def _selector(text: str) -> tuple[str | None, int | None]:
-    """``""`` -> the latest version; ``3``/``v3`` -> version 3; anything else is a label."""
-    text = text.strip()
-    if not text:
-        return "latest", None
-    digits = text[1:] if text[:1] in ("v", "V") else text
+def parse_prompt_ref(ref: str) -> tuple[str, str | None, int | None]:
+    """``(name, label, version)`` for ``get_prompt``: ``name`` -> the latest version, ``name@3`` or
+    ``name@v3`` -> version 3, ``name@label`` -> that label."""
+    name, _, selector = ref.partition("@")
+    selector = selector.strip()
+    if not selector:
+        return name.strip(), "latest", None
+    digits = selector[1:] if selector[:1] in ("v", "V") else selector
     if digits.isdigit():
-        return None, int(digits)
-    return text, None
+        return name.strip(), None, int(digits)
+    return name.strip(), selector, None
 
 
 def parse_vars(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:

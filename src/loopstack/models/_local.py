@@ -66,7 +66,9 @@ class LocalOptions(ProviderOptions):
     threads: int | None = Field(default=None, gt=0)
     """torch CPU threads; default: all cores but one (one on a 2-core machine), at most 8."""
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """Weights and activations; ``auto`` = bfloat16 on CPUs with native bf16 math, else float32."""
+    """Weights and activations of sampled requests; ``auto`` = bfloat16 on CPUs with native bf16 math,
+    else float32. Greedy requests (temperature 0) always run in float32, so that their answer does not
+    depend on what shares their batch (see ``_batching``)."""
 
 
 def resolve_source(model: str) -> tuple[Path, str | None]:
@@ -123,8 +125,15 @@ def native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def _load(folder: Path, gguf_file: str | None, threads: int, dtype: str) -> tuple[Any, Any]:
-    """Load (model, tokenizer) on the CPU, converting a GGUF file once into a cached folder."""
+def sampling_dtype(dtype: str) -> str:
+    """The dtype sampled requests run in for option ``dtype`` (``auto`` decided by the CPU)."""
+    if dtype == "auto":
+        return "bfloat16" if native_bf16() else "float32"
+    return dtype
+
+
+def _load(folder: Path, gguf_file: str | None, threads: int) -> tuple[Any, Any]:
+    """Load (float32 model, tokenizer) on the CPU, converting a GGUF file once into a cached folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -153,9 +162,7 @@ def _load(folder: Path, gguf_file: str | None, threads: int, dtype: str) -> tupl
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    if dtype == "auto":
-        dtype = "bfloat16" if native_bf16() else "float32"
-    model = model.to(getattr(torch, dtype)).eval()
+    model = model.to(torch.float32).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -203,9 +210,10 @@ def _engine(model: str, folder: Path, gguf_file: str | None, opts: LocalOptions)
             threads = opts.threads or default_threads()
             engine = Engine(
                 model,
-                lambda: _load(folder, gguf_file, threads, opts.dtype),
+                lambda: _load(folder, gguf_file, threads),
                 max_batch_size=opts.max_batch_size,
                 batch_wait=opts.batch_wait_ms / 1000.0,
+                sampling_dtype=sampling_dtype(opts.dtype),
             )
             _engines[key] = engine
         return engine

@@ -4,6 +4,10 @@ Judge models (small ones especially) answer in every format but the one asked fo
 parsed robustly (JSON, "Score: 4", "4/5", a bare number) and a bounded number of follow-up turns ask
 again. A judge that still cannot be parsed yields an errored score, never a failed run. The pairwise
 judge asks in both orders and counts a win only when both orders agree, cancelling position bias.
+
+Judge calls go through the response cache like any model call (``cache=True`` by default, at
+temperature 0): a rerun of a judged suite replays the judge's answers, so it costs no judge request
+and gives the same scores. Each follow-up turn is its own cache entry (``epoch`` = attempt number).
 """
 
 from __future__ import annotations
@@ -227,7 +231,7 @@ class RubricJudge(_JudgeBase):
         max_retries: int = 2,
         temperature: float = 0.0,
         max_tokens: int = 300,
-        cache: bool = False,
+        cache: bool = True,
         alias: str | None = None,
         threshold: float | None = None,
     ) -> None:
@@ -332,7 +336,7 @@ class PairwiseJudge(_JudgeBase):
         max_retries: int = 2,
         temperature: float = 0.0,
         max_tokens: int = 300,
-        cache: bool = False,
+        cache: bool = True,
         alias: str | None = None,
         threshold: float | None = None,
     ) -> None:
