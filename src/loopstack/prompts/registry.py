@@ -6,6 +6,7 @@ the server's REST endpoints, so all three write the same rows.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -138,13 +139,16 @@ class PromptRegistry:
         self, conn: Connection, project_id: str, spec: PromptSpec, author: str | None
     ) -> PushResult:
         now = utcnow()
-        pid = repo.lock_or_create_prompt(conn, project_id, spec.name, spec.description, now)
-        if spec.description is not None:
-            repo.set_description(conn, pid, spec.description)
+        pid = repo.lock_or_create_prompt(conn, project_id, spec.name, now)
         version = repo.version_with_hash(conn, pid, spec.content_hash)
         created = version is None
         if version is None:
-            version = repo.max_version(conn, pid) + 1
+            top = repo.max_version(conn, pid)
+            version = top + 1
+            # A push without a description keeps the one the prompt had (the latest version's).
+            description = spec.description
+            if description is None and top:
+                description = repo.version_description(conn, pid, top)
             repo.insert_version(
                 conn,
                 pid,
@@ -153,6 +157,7 @@ class PromptRegistry:
                 config={"model": spec.model, "params": spec.params},
                 content_hash=spec.content_hash,
                 message=spec.message,
+                description=description,
                 author=author,
                 now=now,
             )
@@ -171,10 +176,14 @@ class PromptRegistry:
         *,
         author: str | None = None,
         message: str | None = None,
+        allow_lookalike: bool = True,
     ) -> LabelMove:
         """Point ``label`` at ``target`` (a version number, ``latest``, or another label's version).
 
-        ``from_version == to_version`` in the result means the label already pointed there.
+        ``from_version == to_version`` in the result means the label already pointed there. With
+        ``allow_lookalike=False`` (the CLI's default) a label the prompt does not have yet is refused
+        when its name looks like one it has (``prod`` when ``production`` exists): a typo must not
+        create a second label that nothing reads.
         """
         try:
             check_label(label)
@@ -183,6 +192,8 @@ class PromptRegistry:
         project_id = self.store.project_id(self.project)
         with self.store.write() as conn:
             pid = self._require_prompt(conn, project_id, name, for_update=True)
+            if not allow_lookalike:
+                _refuse_lookalike(name, label, repo.labels(conn, pid))
             version = self._resolve_version_number(conn, pid, name, target, for_label=label)
             before = repo.move_label(conn, pid, label, version, author=author, message=message, now=utcnow())
         return LabelMove(name, label, before, version)
@@ -377,6 +388,28 @@ class PromptRegistry:
         if found is None:
             raise NotFound(f"prompt '{name}' has no '{label}' label (give a version number or a label)")
         return found
+
+
+def lookalike_label(label: str, existing: Iterable[str]) -> str | None:
+    """The existing label that ``label`` is probably a typo or abbreviation of, if any."""
+    others = [e for e in existing if e != label]
+    low = label.lower()
+    for e in others:
+        if e.lower() == low or (len(low) >= 3 and (e.lower().startswith(low) or low.startswith(e.lower()))):
+            return e
+    close = difflib.get_close_matches(low, [e.lower() for e in others], n=1, cutoff=0.75)
+    return next((e for e in others if close and e.lower() == close[0]), None)
+
+
+def _refuse_lookalike(name: str, label: str, labels: dict[str, int]) -> None:
+    if label in labels:
+        return
+    similar = lookalike_label(label, [*labels, DEFAULT_LABEL])
+    if similar is not None:
+        raise InvalidInput(
+            f"prompt '{name}' has no label '{label}' (did you mean '{similar}'?); "
+            f"to create a new label '{label}' anyway, add --new"
+        )
 
 
 def _existing(span: tuple[int, int] | None) -> str:
