@@ -194,3 +194,41 @@ def test_projects_json_push_and_markup_shown_literally(store: Store, tmp_path: P
     assert json.loads(run("prompt", "list", "--json").output) == []
     assert "[b]hi[/b]" in run("prompt", "list", "--project", "acme").output
     assert PromptRegistry(store, "acme").get("triage").version == 1
+
+
+def _labels(store: Store) -> dict[str, int]:
+    return PromptRegistry(store).labels("triage")
+
+
+def test_a_label_that_looks_like_an_existing_one_is_refused_unless_new(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "t.yaml"
+    src.write_text(TRIAGE.replace("labels: [staging]", "labels: [production]"))
+    assert run("prompt", "push", str(src)).exit_code == 0
+    src.write_text(TRIAGE.replace("One word.", "One word only.").replace("labels: [staging]\n", ""))
+    assert run("prompt", "push", str(src)).exit_code == 0
+
+    res = run("prompt", "label", "triage", "prod", "2")
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "Error: prompt 'triage' has no label 'prod' (did you mean 'production'?); "
+        "to create a new label 'prod' anyway, add --new"
+    )
+    assert _labels(store) == {"production": 1}
+
+    assert run("prompt", "label", "triage", "Staging", "2").exit_code == 0  # not like 'production'
+    assert run("prompt", "label", "triage", "staging", "1").exit_code == 1  # like 'Staging'
+    res = run("prompt", "label", "triage", "prod", "2", "--new")
+    assert res.exit_code == 0, res.output
+    assert run("prompt", "label", "triage", "production", "2").exit_code == 0
+    assert _labels(store) == {"Staging": 2, "prod": 2, "production": 2}
+
+
+def test_a_params_typo_is_refused_at_push(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "t.yaml"
+    src.write_text(TRIAGE.replace("{temperature: 0}", "{temprature: 0}"))
+    res = run("prompt", "push", str(src))
+    assert res.exit_code == 1
+    assert res.output.strip().startswith(
+        f"Error: {src}:11: params.temprature: unknown parameter 'temprature' (did you mean 'temperature'?)"
+    )
+    assert _versions(store) == 0

@@ -11,11 +11,9 @@ from typing import Any
 from loopstack.errors import InvalidInput
 from loopstack.evals.suite import InlinePrompt, PromptRef
 from loopstack.prompts import PromptVersion
+from loopstack.prompts._content import REQUEST_PARAMS
 from loopstack.prompts.prompt import Prompt
 from loopstack.store import Store
-
-#: ModelRequest fields a prompt's or suite's ``params`` may set.
-REQUEST_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed", "response_format")
 
 
 @dataclass(frozen=True)
