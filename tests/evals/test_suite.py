@@ -89,6 +89,15 @@ def test_a_registered_dataset_reference_with_a_version(tmp_path: Path) -> None:
         ),
         ("dataset: d\nprompts: [p\nmodels: [m]\n", "suite.yaml:3:"),
         ("- just\n- a list\n", "suite.yaml: a suite must be a YAML mapping"),
+        (
+            "dataset: d\nprompts: [p]\nmodels: [m]\nparams: {temprature: 0}\n",
+            "suite.yaml: params: unknown parameter 'temprature' (did you mean 'temperature'?)",
+        ),
+        (
+            "dataset: d\nprompts:\n  - messages: [{role: user, content: hi}]\n    params: {max_token: 3}\n"
+            "models: [m]\n",
+            "suite.yaml: prompts[0].params: unknown parameter 'max_token' (did you mean 'max_tokens'?)",
+        ),
     ],
 )
 def test_malformed_suites_name_the_file_and_the_field(tmp_path: Path, text: str, message: str) -> None:

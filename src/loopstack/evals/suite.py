@@ -23,9 +23,18 @@ from pydantic import (
 )
 
 from loopstack.errors import InvalidInput
+from loopstack.prompts._content import FieldError, check_params
 
 _PROMPT_REF = re.compile(r"^(?P<name>[a-z0-9_.-]+)(?:@(?P<sel>[A-Za-z0-9_.-]+))?$")
 _DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+def _request_params(value: Any) -> Any:
+    """Model parameters: the names a model request knows (a typo is an error, not silently dropped)."""
+    try:
+        return check_params(value)
+    except FieldError as exc:
+        raise ValueError(exc.problem) from None
 
 
 class _Strict(BaseModel):
@@ -45,6 +54,8 @@ class InlinePrompt(_Strict):
     name: str = "inline"
     messages: list[MessageSpec] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    _params = field_validator("params", mode="before")(_request_params)
 
 
 class PromptRef(_Strict):
@@ -144,6 +155,8 @@ class Suite(_Strict):
     cache: bool = True
     timeout: float | None = Field(default=None, gt=0)
     path: Path | None = Field(default=None, exclude=True)
+
+    _params = field_validator("params", mode="before")(_request_params)
 
     @field_validator("prompts", mode="before")
     @classmethod
