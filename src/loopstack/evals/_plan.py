@@ -3,6 +3,8 @@ before the first model call (a row missing a template variable is reported by it
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,19 @@ class DatasetPlan:
     version: int | None = None
     file: str | None = None
     """Absolute path of a file dataset (read again on resume)."""
+
+    def content_hash(self) -> str:
+        """SHA-256 of the items as the run sees them (keys, inputs, expected values, metadata).
+
+        Stored with a run so a resume can tell that a dataset file was edited in between.
+        """
+        blob = json.dumps(
+            [[i.key, i.input, i.expected, i.metadata, i.cluster] for i in self.items],
+            sort_keys=True,
+            ensure_ascii=False,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 @dataclass
