@@ -232,3 +232,33 @@ def test_a_params_typo_is_refused_at_push(store: Store, tmp_path: Path) -> None:
         f"Error: {src}:11: params.temprature: unknown parameter 'temprature' (did you mean 'temperature'?)"
     )
     assert _versions(store) == 0
+
+
+def _version_file(folder: Path, n: int, text: str, labels: str = "") -> None:
+    body = f"name: triage\ndescription: v{n}\nmessages:\n  - {{role: user, content: '{text}: {{{{ review }}}}'}}\n"
+    (folder / f"triage-v{n}.yaml").write_text(body + labels)
+
+
+def test_a_folder_may_hold_several_versions_of_one_prompt(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for n in (1, 2, 10):  # natural order: v2 is older than v10
+        _version_file(folder, n, f"text {n}", "labels: [production]\n" if n == 1 else "")
+    res = run("prompt", "push", str(folder), "--label", "staging")
+    assert res.exit_code == 0, res.output
+    reg = PromptRegistry(store)
+    assert [v.description for v in reg.versions("triage")] == ["v1", "v2", "v10"]
+    assert reg.labels("triage") == {"production": 1, "staging": 3}
+
+    res = run("prompt", "push", str(folder))  # again: nothing new
+    assert res.exit_code == 0 and res.output.count("unchanged") == 3, res.output
+    _version_file(folder, 2, "text 2, edited")
+    res = run("prompt", "push", str(folder))
+    assert res.exit_code == 0 and "triage created v4" in res.output
+    assert _versions(store) == 4
+
+    _version_file(folder, 10, "text 10", "labels: [production]\n")
+    res = run("prompt", "push", str(folder))
+    assert res.exit_code == 1
+    assert "label 'production' of prompt 'triage' is given twice" in res.output
+    assert reg.labels("triage") == {"production": 1, "staging": 3}

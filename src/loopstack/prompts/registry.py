@@ -112,23 +112,20 @@ class PromptRegistry:
     def push_many(self, specs: Sequence[PromptSpec], *, author: str | None = None) -> list[PushResult]:
         """Push several prompts in ONE transaction: all are stored or none is.
 
-        Prompts are locked in name order so two concurrent multi-prompt pushes cannot deadlock.
+        Several specs may be versions of one prompt (``triage-v1.yaml``, ``triage-v2.yaml``): they are
+        pushed in the order given, each becoming a version unless its content is already stored. One
+        label given to two of them is an error (which one should it point at?). Prompts are locked in
+        name order so two concurrent multi-prompt pushes cannot deadlock.
         """
-        seen: dict[str, PromptSpec] = {}
-        for spec in specs:
-            if spec.name in seen:
-                where = " and ".join(s for s in (seen[spec.name].source, spec.source) if s)
-                raise InvalidInput(f"prompt '{spec.name}' is defined twice{': ' + where if where else ''}")
-            seen[spec.name] = spec
+        _check_labels_once(specs)
         project_id = self.store.project_id(self.project)
+        # A stable sort: versions of one prompt keep their order; the locks are taken in name order.
+        order = sorted(range(len(specs)), key=lambda i: specs[i].name)
         for attempt in range(_PUSH_ATTEMPTS):
             try:
                 with self.store.write() as conn:
-                    done = {
-                        s.name: self._push_one(conn, project_id, s, author)
-                        for s in sorted(specs, key=lambda s: s.name)
-                    }
-                return [done[s.name] for s in specs]
+                    done = {i: self._push_one(conn, project_id, specs[i], author) for i in order}
+                return [done[i] for i in range(len(specs))]
             except IntegrityError:
                 # A concurrent pusher won a race the row lock did not cover; the retry sees its row.
                 if attempt == _PUSH_ATTEMPTS - 1:
@@ -388,6 +385,20 @@ class PromptRegistry:
         if found is None:
             raise NotFound(f"prompt '{name}' has no '{label}' label (give a version number or a label)")
         return found
+
+
+def _check_labels_once(specs: Sequence[PromptSpec]) -> None:
+    """Each label of a prompt is given by at most one of the specs pushed together."""
+    given: dict[tuple[str, str], PromptSpec] = {}
+    for spec in specs:
+        for label in spec.labels:
+            first = given.setdefault((spec.name, label), spec)
+            if first is not spec:
+                where = " and ".join(s for s in (first.source, spec.source) if s)
+                raise InvalidInput(
+                    f"label '{label}' of prompt '{spec.name}' is given twice{': ' + where if where else ''}"
+                    " (a label points at one version)"
+                )
 
 
 def lookalike_label(label: str, existing: Iterable[str]) -> str | None:
