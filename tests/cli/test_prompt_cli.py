@@ -235,7 +235,8 @@ def test_a_params_typo_is_refused_at_push(store: Store, tmp_path: Path) -> None:
 
 
 def _version_file(folder: Path, n: int, text: str, labels: str = "") -> None:
-    body = f"name: triage\ndescription: v{n}\nmessages:\n  - {{role: user, content: '{text}: {{{{ review }}}}'}}\n"
+    message = f"  - {{role: user, content: '{text}: {{{{ review }}}}'}}\n"
+    body = f"name: triage\ndescription: v{n}\nmessages:\n{message}"
     (folder / f"triage-v{n}.yaml").write_text(body + labels)
 
 

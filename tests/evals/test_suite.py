@@ -166,7 +166,8 @@ def test_a_suite_names_scorers_from_its_own_python_files(tmp_path: Path) -> None
     get_model("mock/custom", fn=lambda r: "positive")
     suite = _scorer_suite(
         tmp_path,
-        "  - says_positive\n  - python: checks/my_scorers.py:short\n    name: brief\n    params: {max_chars: 3}\n",
+        "  - says_positive\n"
+        "  - python: checks/my_scorers.py:short\n    name: brief\n    params: {max_chars: 3}\n",
         extra="scorers_module: checks/my_scorers.py\n",
     )
     result = CliRunner().invoke(cli, ["eval", str(suite), "--no-progress", "--json"])
