@@ -97,3 +97,22 @@ def test_a_misspelt_param_in_a_file_names_the_file_and_line() -> None:
         match=r"^p.yaml:5: params.max_token: unknown parameter 'max_token' \(did you mean 'max_tokens'\?\)",
     ):
         load_prompt_text(text, "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("label", "similar"),
+    [
+        ("prod", "production"),
+        ("prodution", "production"),
+        ("Staging", "staging"),
+        ("stage", "staging"),
+        ("canary", None),
+        ("beta", None),
+        ("qa", None),
+        ("staging", None),  # the label itself is not a lookalike
+    ],
+)
+def test_lookalike_labels(label: str, similar: str | None) -> None:
+    from loopstack.prompts.registry import lookalike_label
+
+    assert lookalike_label(label, ["production", "staging"]) == similar

@@ -45,12 +45,15 @@ class DatasetPlan:
     """Absolute path of a file dataset (read again on resume)."""
 
     def content_hash(self) -> str:
-        """SHA-256 of the items as the run sees them (keys, inputs, expected values, metadata).
+        """SHA-256 of the items as the run sees them (keys, inputs, expected values, metadata), in key
+        order (the order rows are read in does not matter; a run pairs items by key).
 
         Stored with a run so a resume can tell that a dataset file was edited in between.
         """
         blob = json.dumps(
-            [[i.key, i.input, i.expected, i.metadata, i.cluster] for i in self.items],
+            sorted(
+                ([i.key, i.input, i.expected, i.metadata, i.cluster] for i in self.items), key=lambda r: r[0]
+            ),
             sort_keys=True,
             ensure_ascii=False,
             default=str,

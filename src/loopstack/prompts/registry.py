@@ -406,9 +406,9 @@ def lookalike_label(label: str, existing: Iterable[str]) -> str | None:
     others = [e for e in existing if e != label]
     low = label.lower()
     for e in others:
-        if e.lower() == low or (len(low) >= 3 and (e.lower().startswith(low) or low.startswith(e.lower()))):
+        if e.lower() == low or (len(low) >= 3 and e.lower().startswith(low)):  # a case slip, an abbreviation
             return e
-    close = difflib.get_close_matches(low, [e.lower() for e in others], n=1, cutoff=0.75)
+    close = difflib.get_close_matches(low, [e.lower() for e in others], n=1, cutoff=0.65)
     return next((e for e in others if close and e.lower() == close[0]), None)
 
 
