@@ -60,6 +60,24 @@ class DatasetPlan:
         )
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def check_unchanged(self, run_id: str, recorded: str | None) -> None:
+        """Refuse to resume run ``run_id`` on items that differ from those it started with.
+
+        A resumed run keeps its finished items and runs only the missing ones; had the file changed in
+        between, the run would silently mix two versions of the dataset. Runs stored before the hash
+        was recorded (``recorded`` is None) resume as before.
+        """
+        if not recorded:
+            return
+        now = self.content_hash()
+        if now != recorded:
+            where = f"dataset file {self.file}" if self.file else f"dataset {self.label}"
+            raise InvalidInput(
+                f"cannot resume run {run_id}: its {where} changed since the run started "
+                f"(content hash {recorded[:12]}, now {now[:12]}); resuming would mix two versions of "
+                "the data. Restore the file, or start a new run with `loopstack eval SUITE`."
+            )
+
 
 @dataclass
 class PlannedRun:

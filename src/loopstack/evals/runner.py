@@ -500,7 +500,7 @@ async def resume_run(
     suite_path = Path(config["suite_path"]) if config.get("suite_path") else None
     s = parse_suite(config["suite"], filename=suite_path.name if suite_path else "suite", path=suite_path)
     dataset = reload_dataset(first, s, store, project)
-    _check_same_dataset(first, dataset)
+    dataset.check_unchanged(first.id, first.config.get("dataset_hash"))
     scorers = build_scorers(s)
     _init_tracing()
     planned: list[PlannedRun] = []
@@ -520,26 +520,6 @@ async def resume_run(
     if not planned:
         return await collect_results(repo, group_id, scorers, suite_name=s.display_name)
     return await _execute_and_finish(s, repo, store, scorers, planned, jobs, group_id, progress, console)
-
-
-def _check_same_dataset(run: RunRecord, dataset: DatasetPlan) -> None:
-    """Refuse to resume on items that differ from the ones the run started with.
-
-    A resumed run keeps its finished items and runs only the missing ones; if the file changed in
-    between, the run would silently mix two versions of the dataset. Runs stored before the hash was
-    recorded are resumed as before.
-    """
-    recorded = run.config.get("dataset_hash")
-    if not recorded:
-        return
-    now = dataset.content_hash()
-    if now != recorded:
-        where = f"dataset file {dataset.file}" if dataset.file else f"dataset {dataset.label}"
-        raise InvalidInput(
-            f"cannot resume run {run.id}: its {where} changed since the run started "
-            f"(content hash {recorded[:12]}, now {now[:12]}); resuming would mix two versions of the "
-            "data. Restore the file, or start a new run with `loopstack eval SUITE`."
-        )
 
 
 def _planned_from_record(r: RunRecord) -> PlannedRun:
