@@ -120,7 +120,7 @@ def _printed_steps(output: str) -> list[str]:
     for line in lines[start + 1 :]:
         if not line.startswith("  "):
             break
-        command = line.split("   # ", 1)[0].strip()
+        command = line.split(" # ", 1)[0].strip()
         if command:
             steps.append(command)
     return steps

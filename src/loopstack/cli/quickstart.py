@@ -43,8 +43,13 @@ def quickstart(directory: str, model: str | None, force: bool, progress: bool | 
         raise SystemExit(130)
     out.print()
     out.print("[bold]Try next[/bold]")
-    steps = next_steps(run, directory)
-    width = max(len(cmd) for cmd, _ in steps)
-    for cmd, comment in steps:
-        line = f"{cmd:<{width}}   # {comment}" if comment else cmd
-        out.print(f"  {escape(line)}", soft_wrap=True)
+    width = 48  # comments start here; a longer command gets its comment on the next line
+    for cmd, comment in next_steps(run, directory):
+        if not comment:
+            lines = [cmd]
+        elif len(cmd) < width:
+            lines = [f"{cmd:<{width}} # {comment}"]
+        else:
+            lines = [cmd, f"{'':<{width}} # {comment}"]
+        for line in lines:
+            out.print(f"  {escape(line)}", soft_wrap=True)
