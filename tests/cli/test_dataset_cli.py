@@ -118,3 +118,18 @@ def test_entry_point_prints_one_line_and_exits_1(
     err = capsys.readouterr().err
     assert err.strip() == "Error: empty.csv: the file is empty (no rows)"
     assert DatasetRepository(store).list_datasets() == []
+
+
+@pytest.mark.parametrize(
+    ("option", "column", "role"),
+    [("--expected-column", "lable", "expected"), ("--id-column", "review_id", "id")],
+)
+def test_a_named_column_that_is_missing_is_an_error(
+    store: Store, tmp_path: Path, option: str, column: str, role: str
+) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_text("id,review,label\nr1,Great,positive\nr2,Bad,negative\n")
+    code, out = run("dataset", "push", str(data), option, column)
+    assert code == 1
+    assert out == f"reviews.csv: no column {column!r} (the {role} column); columns: 'id', 'review', 'label'"
+    assert DatasetRepository(store).list_datasets() == []

@@ -88,3 +88,48 @@ def test_resuming_a_completed_run_calls_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert model.provider.calls == calls  # type: ignore[attr-defined]
     assert "accuracy" in result.output
+
+
+def _run_in_project(suite: Path, project: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loopstack.config import get_settings
+
+    monkeypatch.setenv("LOOPSTACK_PROJECT", project)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["eval", str(suite), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.delenv("LOOPSTACK_PROJECT")
+    get_settings.cache_clear()
+
+
+def test_eval_list_and_compare_take_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    suite = _suite(tmp_path)
+    _run_in_project(suite, "team-a", monkeypatch)
+    _run_in_project(suite, "team-a", monkeypatch)
+
+    assert json.loads(CliRunner().invoke(cli, ["eval", "list", "--json"]).output) == []
+    listed = CliRunner().invoke(cli, ["eval", "list", "--json", "--project", "team-a"])
+    assert listed.exit_code == 0, listed.output
+    runs = json.loads(listed.output)
+    assert len(runs) == 2 and {r["suite"] for r in runs} == {"cli"}
+
+    base, cand = runs[1]["id"], runs[0]["id"]
+    missing = CliRunner().invoke(cli, ["eval", "compare", base, cand, "--json"])
+    assert missing.exit_code != 0 and "not found in project 'default'" in str(missing.exception)
+    compared = CliRunner().invoke(cli, ["eval", "compare", base, cand, "--json", "--project", "team-a"])
+    assert compared.exit_code == 0, compared.output
+    data = json.loads(compared.output)
+    assert data["regressed_items"] == []
+    assert base in json.dumps(data) and cand in json.dumps(data)
+
+
+def test_eval_list_defaults_to_the_configured_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopstack.config import get_settings
+
+    suite = _suite(tmp_path)
+    _run_in_project(suite, "team-b", monkeypatch)
+    monkeypatch.setenv("LOOPSTACK_PROJECT", "team-b")
+    get_settings.cache_clear()
+    runs = json.loads(CliRunner().invoke(cli, ["eval", "list", "--json"]).output)
+    assert len(runs) == 1 and runs[0]["suite"] == "cli"

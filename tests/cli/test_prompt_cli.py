@@ -194,3 +194,72 @@ def test_projects_json_push_and_markup_shown_literally(store: Store, tmp_path: P
     assert json.loads(run("prompt", "list", "--json").output) == []
     assert "[b]hi[/b]" in run("prompt", "list", "--project", "acme").output
     assert PromptRegistry(store, "acme").get("triage").version == 1
+
+
+def _labels(store: Store) -> dict[str, int]:
+    return PromptRegistry(store).labels("triage")
+
+
+def test_a_label_that_looks_like_an_existing_one_is_refused_unless_new(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "t.yaml"
+    src.write_text(TRIAGE.replace("labels: [staging]", "labels: [production]"))
+    assert run("prompt", "push", str(src)).exit_code == 0
+    src.write_text(TRIAGE.replace("One word.", "One word only.").replace("labels: [staging]\n", ""))
+    assert run("prompt", "push", str(src)).exit_code == 0
+
+    res = run("prompt", "label", "triage", "prod", "2")
+    assert res.exit_code == 1
+    assert res.output.strip() == (
+        "Error: prompt 'triage' has no label 'prod' (did you mean 'production'?); "
+        "to create a new label 'prod' anyway, add --new"
+    )
+    assert _labels(store) == {"production": 1}
+
+    assert run("prompt", "label", "triage", "Staging", "2").exit_code == 0  # not like 'production'
+    assert run("prompt", "label", "triage", "staging", "1").exit_code == 1  # like 'Staging'
+    res = run("prompt", "label", "triage", "prod", "2", "--new")
+    assert res.exit_code == 0, res.output
+    assert run("prompt", "label", "triage", "production", "2").exit_code == 0
+    assert _labels(store) == {"Staging": 2, "prod": 2, "production": 2}
+
+
+def test_a_params_typo_is_refused_at_push(store: Store, tmp_path: Path) -> None:
+    src = tmp_path / "t.yaml"
+    src.write_text(TRIAGE.replace("{temperature: 0}", "{temprature: 0}"))
+    res = run("prompt", "push", str(src))
+    assert res.exit_code == 1
+    assert res.output.strip().startswith(
+        f"Error: {src}:11: params.temprature: unknown parameter 'temprature' (did you mean 'temperature'?)"
+    )
+    assert _versions(store) == 0
+
+
+def _version_file(folder: Path, n: int, text: str, labels: str = "") -> None:
+    message = f"  - {{role: user, content: '{text}: {{{{ review }}}}'}}\n"
+    body = f"name: triage\ndescription: v{n}\nmessages:\n{message}"
+    (folder / f"triage-v{n}.yaml").write_text(body + labels)
+
+
+def test_a_folder_may_hold_several_versions_of_one_prompt(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for n in (1, 2, 10):  # natural order: v2 is older than v10
+        _version_file(folder, n, f"text {n}", "labels: [production]\n" if n == 1 else "")
+    res = run("prompt", "push", str(folder), "--label", "staging")
+    assert res.exit_code == 0, res.output
+    reg = PromptRegistry(store)
+    assert [v.description for v in reg.versions("triage")] == ["v1", "v2", "v10"]
+    assert reg.labels("triage") == {"production": 1, "staging": 3}
+
+    res = run("prompt", "push", str(folder))  # again: nothing new
+    assert res.exit_code == 0 and res.output.count("unchanged") == 3, res.output
+    _version_file(folder, 2, "text 2, edited")
+    res = run("prompt", "push", str(folder))
+    assert res.exit_code == 0 and "triage created v4" in res.output
+    assert _versions(store) == 4
+
+    _version_file(folder, 10, "text 10", "labels: [production]\n")
+    res = run("prompt", "push", str(folder))
+    assert res.exit_code == 1
+    assert "label 'production' of prompt 'triage' is given twice" in res.output
+    assert reg.labels("triage") == {"production": 1, "staging": 3}

@@ -248,3 +248,26 @@ def test_unusual_text_survives_jsonl_and_csv(tmp_path: Path) -> None:
     tsv = tmp_path / "x.tsv"
     tsv.write_text("q\texpected\nhi\tthere\n")
     assert Dataset.load(tsv)[0].expected == "there"
+
+
+def test_a_suite_column_that_is_missing_names_the_file_and_the_columns(tmp_path: Path) -> None:
+    from loopstack.evals._dataset import load_dataset as plan_dataset
+    from loopstack.evals.suite import parse_suite
+    from loopstack.store import get_store
+
+    (tmp_path / "qa.jsonl").write_text('{"qid": "q1", "question": "What?", "answer": "A"}\n')
+    suite = parse_suite(
+        {
+            "dataset": "qa.jsonl",
+            "columns": {"id": "qid", "expected": "answr"},
+            "prompts": [{"messages": [{"role": "user", "content": "{{ question }}"}]}],
+            "models": ["mock/x"],
+        },
+        path=tmp_path / "suite.yaml",
+    )
+    with pytest.raises(
+        InvalidInput, match=r"^qa.jsonl: no column 'answr' \(the expected column\); columns: 'qid'"
+    ):
+        plan_dataset(suite, get_store(), "default")
+    # default column names stay optional: no 'expected' or 'id' column is fine
+    assert Dataset.load(tmp_path / "qa.jsonl")[0].expected is None

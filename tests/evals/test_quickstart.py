@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
-from loopstack.cli.main import cli
+from loopstack.cli.main import cli, main
 from loopstack.evals.quickstart import DATASET_NAME, copy_project
 from loopstack.models import ModelRequest, forget_models, get_model
 from loopstack.prompts import PromptRegistry
@@ -83,3 +86,94 @@ def test_the_copied_project_has_its_readme_data_prompts_and_suite(tmp_path: Path
         "labelling" in (tmp_path / "README.md").read_text().lower()
         or "labels" in (tmp_path / "README.md").read_text()
     )
+
+
+# -- every command the quickstart prints works, in the order it prints them --------------------------
+
+
+def _loopstack(args: list[str]) -> Result:
+    """``loopstack ARGS`` exactly as the console script runs it (an error is one line and exit 1)."""
+    entry = click.Command("loopstack", callback=lambda: main(args))
+    return CliRunner().invoke(entry, [], terminal_width=200)
+
+
+def _run_printed(command: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run one printed shell command: ``cd``, ``cp`` or ``loopstack …``; anything else fails the test."""
+    argv = shlex.split(command)
+    if argv[0] == "cd":
+        monkeypatch.chdir(argv[1])
+        return 0
+    if argv[0] == "cp":
+        shutil.copyfile(argv[1], argv[2])
+        return 0
+    assert argv[0] == "loopstack", f"a printed step this test cannot run: {command!r}"
+    result = _loopstack(argv[1:])
+    assert "Traceback" not in result.output, result.output
+    assert result.exit_code == 0, f"{command!r} exited {result.exit_code}:\n{result.output}"
+    return result.exit_code
+
+
+def _printed_steps(output: str) -> list[str]:
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "Try next")
+    steps = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        command = line.split(" # ", 1)[0].strip()
+        if command:
+            steps.append(command)
+    return steps
+
+
+def _readme_steps(readme: str) -> list[str]:
+    block = readme.split("## Try next", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def test_every_try_next_command_works_in_the_order_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def answer(request: ModelRequest) -> str:
+        few_shot = len(request.messages) > 2  # v2 (and a v3 made from it) has examples
+        return '{"sentiment": "negative", "topic": "bug", "actionable": true}' if few_shot else "not json"
+
+    get_model("mock/quick", fn=answer)
+    monkeypatch.chdir(tmp_path)
+    first = _loopstack(["quickstart", "--dir", "qs", "--model", "mock/quick", "--no-progress"])
+    assert first.exit_code == 0, first.output
+    steps = _printed_steps(first.output)
+    assert steps[0] == "cd qs" and any(s.startswith("loopstack eval compare ") for s in steps)
+    assert all("--model mock/quick" in s for s in steps if s.startswith("loopstack eval suite.yaml"))
+
+    for step in steps:
+        _run_printed(step, monkeypatch)
+        if step.startswith("cp "):  # "then edit triage-v3.yaml": the user's idea
+            _edit("prompts/triage-v3.yaml", "and nothing else, ever:")
+
+    assert Path("report.html").is_file()
+    store = get_store()
+    registry = PromptRegistry(store, "default")
+    assert registry.labels("triage") == {"production": 2, "staging": 3}
+    assert "nothing else, ever" in registry.get("triage", label="staging").messages[0]["content"]
+    runs = RunRepository(store).list_runs()
+    latest = [r for r in runs if r.group_id == runs[0].group_id]
+    assert sorted(r.prompt_version for r in latest) == [2, 3]
+
+    # The folder's README prints its own list: it works too, on the model the quickstart ran on.
+    readme = _readme_steps(Path("README.md").read_text())
+    assert any(s.startswith("loopstack prompt push") for s in readme)
+    for step in readme:
+        if step.startswith("loopstack eval "):
+            step += " --model mock/quick"
+        _run_printed(step, monkeypatch)
+        if step.startswith("cp "):
+            _edit("prompts/triage-v3.yaml", "and nothing else, please:")
+    assert registry.labels("triage") == {"production": 2, "staging": 4}
+    runs = RunRepository(store).list_runs()
+    assert sorted(r.prompt_version for r in runs if r.group_id == runs[0].group_id) == [2, 4]
+
+
+def _edit(path: str, replacement: str) -> None:
+    p = Path(path)
+    p.write_text(p.read_text().replace("and nothing else:", replacement))

@@ -194,3 +194,51 @@ def test_resume_retries_only_the_errored_items_of_a_completed_run(tmp_path: Path
     assert sorted(seen) == ["r3", "r7"]
     assert resumed.runs[0].n_errors == 0 and resumed.runs[0]["exact_match"].mean == 1.0
     assert RunRepository(get_store()).count_items(first.runs[0].run.id) == 10
+
+
+def test_resume_refuses_when_the_dataset_file_changed(tmp_path: Path) -> None:
+    from loopstack.cli.main import main
+    from loopstack.models import ModelRequest, ProviderError, get_model
+
+    forget_models()
+    rows = [{"id": f"k{i}", "review": f"r{i}", "expected": f"r{i}"} for i in range(6)]
+    data = tmp_path / "data.jsonl"
+    original = "\n".join(json.dumps(r) for r in rows) + "\n"
+    data.write_text(original)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "dataset: data.jsonl\nprompts:\n  - messages: [{role: user, content: '{{ review }}'}]\n"
+        "models: [mock/edited]\nscorers: [exact_match]\ncache: false\n"
+    )
+    seen: list[str] = []
+    failing = {"r2"}
+
+    def answer(request: ModelRequest) -> str:
+        text = request.messages[-1].content
+        seen.append(text)
+        if text in failing:
+            raise ProviderError("503 from upstream", provider="mock", retryable=False)
+        return text
+
+    get_model("mock/edited", fn=answer)
+    first = evaluate(suite)
+    run_id = first.runs[0].run.id
+    assert first.runs[0].n_errors == 1
+
+    rows[4]["expected"] = "changed"  # someone fixed a label in between
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    seen.clear()
+    result = CliRunner().invoke(cli, ["eval", "--resume", run_id, "--no-progress"])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert message.startswith(f"cannot resume run {run_id}: its dataset file {data} changed since the run")
+    assert "mix two versions" in message
+    assert seen == []  # nothing was sent
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", "--resume", run_id, "--no-progress"])
+    assert exited.value.code == 1
+
+    data.write_text(original)  # the same items again: resuming is safe
+    failing.clear()
+    resumed = asyncio.run(resume_run(run_id))
+    assert seen == ["r2"] and resumed.runs[0].n_errors == 0

@@ -47,6 +47,20 @@ def eval() -> None:  # noqa: A001 - the command is called eval
     """
 
 
+project_option = click.option(
+    "--project", default=None, help="Project (default: LOOPSTACK_PROJECT or 'default')."
+)
+
+
+def _runs(project: str | None) -> Any:
+    """The run repository of ``project`` (default: the configured project), like every other command."""
+    from loopstack.config import get_settings
+    from loopstack.store import get_store
+    from loopstack.store.runs import RunRepository
+
+    return RunRepository(get_store(), project or get_settings().project)
+
+
 def _write(path: str | None, text: str) -> None:
     if path:
         Path(path).write_text(text, encoding="utf-8")
@@ -127,15 +141,16 @@ def run_cmd(
 @click.argument("candidate_run")
 @click.option("--limit", type=int, default=20, show_default=True, help="Show at most N regressed items.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def compare_cmd(baseline_run: str, candidate_run: str, limit: int, as_json: bool) -> None:
+@project_option
+def compare_cmd(
+    baseline_run: str, candidate_run: str, limit: int, as_json: bool, project: str | None
+) -> None:
     """Compare two runs paired on their items; list the items that regressed, outputs side by side."""
     from loopstack.evals.compare import compare_stored_runs
     from loopstack.evals.report import print_comparison_items
     from loopstack.evals.report.json import jsonable
-    from loopstack.store import get_store
-    from loopstack.store.runs import RunRepository
 
-    comparison, regressed = compare_stored_runs(RunRepository(get_store()), baseline_run, candidate_run)
+    comparison, regressed = compare_stored_runs(_runs(project), baseline_run, candidate_run)
     if as_json:
         data: dict[str, Any] = comparison.to_dict()
         data["regressed_items"] = [
@@ -161,12 +176,10 @@ def compare_cmd(baseline_run: str, candidate_run: str, limit: int, as_json: bool
 @eval.command("list")
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def list_cmd(limit: int, as_json: bool) -> None:
-    """The latest runs, newest first."""
-    from loopstack.store import get_store
-    from loopstack.store.runs import RunRepository
-
-    runs = RunRepository(get_store()).list_runs(limit=limit)
+@project_option
+def list_cmd(limit: int, as_json: bool, project: str | None) -> None:
+    """The latest runs of the project, newest first."""
+    runs = _runs(project).list_runs(limit=limit)
     if as_json:
         click.echo(
             json.dumps(

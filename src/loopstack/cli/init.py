@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+#: The example's name is its own: the quickstart's ``triage`` prompt and its labels are never touched.
+EXAMPLE_NAME = "review-sentiment"
 EXAMPLE_PROMPT = """\
 # A prompt as code (format: docs/prompts.md). Push it with:  loopstack prompt push prompts/
-name: triage
+name: review-sentiment
 description: Classify an app review as positive, negative or neutral
 messages:
   - role: system
@@ -36,7 +38,8 @@ class InitResult:
 
 
 def init_project(directory: Path) -> InitResult:
-    """Create or migrate the configured store; write ``prompts/triage.yaml`` when ``prompts/`` is absent."""
+    """Create or migrate the configured store; write ``prompts/review-sentiment.yaml`` when ``prompts/``
+    is absent."""
     from loopstack.cli.db import open_store
     from loopstack.store._store import redact_url
     from loopstack.store.migrate import current_revision
@@ -47,7 +50,7 @@ def init_project(directory: Path) -> InitResult:
     wrote = None
     if not prompts_dir.exists():
         prompts_dir.mkdir(parents=True)
-        wrote = prompts_dir / "triage.yaml"
+        wrote = prompts_dir / f"{EXAMPLE_NAME}.yaml"
         wrote.write_text(EXAMPLE_PROMPT, encoding="utf-8")
     return InitResult(redact_url(store.url), revision, prompts_dir, wrote)
 
@@ -62,10 +65,19 @@ def init(directory: Path) -> None:
         click.echo(f"Wrote an example prompt: {res.wrote_example}")
     else:
         click.echo(f"Kept the existing {res.prompts_dir}/ folder.")
-    click.echo(
-        "\nNext steps:\n"
-        f"  loopstack prompt push {res.prompts_dir}/          # store every prompt file as a version\n"
-        "  loopstack prompt label triage production latest   # promote it\n"
-        "  loopstack prompt show triage                      # what get_prompt('triage') will serve\n"
-        "  python -c \"import loopstack; print(loopstack.get_prompt('triage').render(review='Love it'))\""
-    )
+    click.echo("\nNext steps:")
+    steps = next_steps(res.prompts_dir)
+    width = max(len(cmd) for cmd, comment in steps if comment)
+    for cmd, comment in steps:
+        click.echo(f"  {cmd:<{width}}   # {comment}" if comment else f"  {cmd}")
+
+
+def next_steps(prompts_dir: Path) -> list[tuple[str, str]]:
+    """The commands ``init`` suggests, as ``(command, comment)`` in order (a test runs them as printed)."""
+    n = EXAMPLE_NAME
+    return [
+        (f"loopstack prompt push {prompts_dir}/", "store every prompt file as a version"),
+        (f"loopstack prompt label {n} production latest", "promote it"),
+        (f"loopstack prompt show {n}", f"what get_prompt('{n}') will serve"),
+        (f"python -c \"import loopstack; print(loopstack.get_prompt('{n}').render(review='Love it'))\"", ""),
+    ]

@@ -224,13 +224,31 @@ def _repr(value: Any) -> str:
 @click.argument("label_name", metavar="LABEL")
 @click.argument("target", metavar="VERSION")
 @click.option("-m", "--message", default=None, help="Why (kept in the history).")
+@click.option(
+    "--new",
+    "new",
+    is_flag=True,
+    help="Create LABEL even though its name looks like an existing label (e.g. 'prod' next to 'production').",
+)
 @author_option
 @project_option
 def label(
-    name: str, label_name: str, target: str, message: str | None, author: str | None, project: str | None
+    name: str,
+    label_name: str,
+    target: str,
+    message: str | None,
+    new: bool,
+    author: str | None,
+    project: str | None,
 ) -> None:
-    """Point LABEL of prompt NAME at VERSION (a number, 'latest', or another label's version)."""
-    move = _registry(project).set_label(name, label_name, target, author=_author(author), message=message)
+    """Point LABEL of prompt NAME at VERSION (a number, 'latest', or another label's version).
+
+    A label NAME does not have yet is created, unless its name looks like one it has (a typo such as
+    'prod' for 'production' is refused with a "did you mean"; --new creates it anyway).
+    """
+    move = _registry(project).set_label(
+        name, label_name, target, author=_author(author), message=message, allow_lookalike=new
+    )
     _print_move(move.name, move.label, move.from_version, move.to_version)
 
 

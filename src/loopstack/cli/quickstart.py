@@ -24,7 +24,7 @@ from rich.markup import escape
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when interactive).")
 def quickstart(directory: str, model: str | None, force: bool, progress: bool | None) -> None:
     """Copy the example project, push its data and prompts, evaluate both prompt versions."""
-    from loopstack.evals.quickstart import DATASET_NAME, run_quickstart
+    from loopstack.evals.quickstart import DATASET_NAME, next_steps, run_quickstart
     from loopstack.evals.report import print_result
 
     out = Console()
@@ -41,22 +41,15 @@ def quickstart(directory: str, model: str | None, force: bool, progress: bool | 
     print_result(run.result, out)
     if run.result.interrupted:
         raise SystemExit(130)
-    ids = [r.run.id for r in run.result.runs]
     out.print()
     out.print("[bold]Try next[/bold]")
-    steps = [
-        f"cd {directory}",
-        "loopstack eval suite.yaml          # again: answers now replay from the cache",
-        "loopstack eval suite.yaml --baseline production --fail-on-regression",
-        "                                   # the CI gate: exit 2 if staging is worse",
-    ]
-    if len(ids) >= 2:
-        steps.append(f"loopstack eval compare {ids[0][:12]} {ids[1][:12]}")
-        steps.append("                                   # the items v2 got wrong, side by side")
-    steps += [
-        "loopstack eval suite.yaml --html report.html",
-        "loopstack prompt label triage production 2   # promote v2 when it wins",
-        "edit prompts/triage-v2.yaml; loopstack prompt push prompts/; loopstack eval suite.yaml",
-    ]
-    for step in steps:
-        out.print(f"  {escape(step)}")
+    width = 48  # comments start here; a longer command gets its comment on the next line
+    for cmd, comment in next_steps(run, directory):
+        if not comment:
+            lines = [cmd]
+        elif len(cmd) < width:
+            lines = [f"{cmd:<{width}} # {comment}"]
+        else:
+            lines = [cmd, f"{'':<{width}} # {comment}"]
+        for line in lines:
+            out.print(f"  {escape(line)}", soft_wrap=True)

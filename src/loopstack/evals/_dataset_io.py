@@ -255,10 +255,30 @@ def content_key(input_vars: Mapping[str, Any], expected: Any) -> str:
     return "h" + hashlib.sha256(blob.encode("utf-8")).hexdigest()[:15]
 
 
+_DEFAULT_MAPPING = ColumnMapping()
+
+
+def _check_named_columns(rows: Sequence[Row], mapping: ColumnMapping, source: str) -> None:
+    """A column the caller named (not left at its default) must exist in the data.
+
+    Without this a typo in ``--expected-column``/``--id-column`` was silently ignored: items got hash
+    keys and no expected values. Default names stay optional (a dataset need not have an ``id``).
+    """
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row.data))
+    for role in ("expected", "id", "split", "cluster", "metadata"):
+        name = getattr(mapping, role)
+        if name != getattr(_DEFAULT_MAPPING, role) and name not in columns:
+            shown = ", ".join(repr(c) for c in list(columns)[:30]) + (", …" if len(columns) > 30 else "")
+            raise InvalidInput(f"{source}: no column {name!r} (the {role} column); columns: {shown}")
+
+
 def rows_to_items(
     rows: Sequence[Row], mapping: ColumnMapping, *, source: str = "dataset"
 ) -> list[DatasetItem]:
     """Dataset items from raw rows; a duplicate key or a malformed cell names the row."""
+    _check_named_columns(rows, mapping, source)
     items: list[DatasetItem] = []
     seen: dict[str, int] = {}
     reserved = mapping.reserved()

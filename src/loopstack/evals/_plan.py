@@ -3,6 +3,8 @@ before the first model call (a row missing a template variable is reported by it
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +13,9 @@ from typing import Any
 from loopstack.errors import InvalidInput
 from loopstack.evals.suite import InlinePrompt, PromptRef
 from loopstack.prompts import PromptVersion
+from loopstack.prompts._content import REQUEST_PARAMS
 from loopstack.prompts.prompt import Prompt
 from loopstack.store import Store
-
-#: ModelRequest fields a prompt's or suite's ``params`` may set.
-REQUEST_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed", "response_format")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,40 @@ class DatasetPlan:
     version: int | None = None
     file: str | None = None
     """Absolute path of a file dataset (read again on resume)."""
+
+    def content_hash(self) -> str:
+        """SHA-256 of the items as the run sees them (keys, inputs, expected values, metadata), in key
+        order (the order rows are read in does not matter; a run pairs items by key).
+
+        Stored with a run so a resume can tell that a dataset file was edited in between.
+        """
+        blob = json.dumps(
+            sorted(
+                ([i.key, i.input, i.expected, i.metadata, i.cluster] for i in self.items), key=lambda r: r[0]
+            ),
+            sort_keys=True,
+            ensure_ascii=False,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def check_unchanged(self, run_id: str, recorded: str | None) -> None:
+        """Refuse to resume run ``run_id`` on items that differ from those it started with.
+
+        A resumed run keeps its finished items and runs only the missing ones; had the file changed in
+        between, the run would silently mix two versions of the dataset. Runs stored before the hash
+        was recorded (``recorded`` is None) resume as before.
+        """
+        if not recorded:
+            return
+        now = self.content_hash()
+        if now != recorded:
+            where = f"dataset file {self.file}" if self.file else f"dataset {self.label}"
+            raise InvalidInput(
+                f"cannot resume run {run_id}: its {where} changed since the run started "
+                f"(content hash {recorded[:12]}, now {now[:12]}); resuming would mix two versions of "
+                "the data. Restore the file, or start a new run with `loopstack eval SUITE`."
+            )
 
 
 @dataclass

@@ -128,6 +128,41 @@ def push_project(directory: str | Path, store: Store, project: str) -> Quickstar
     return QuickstartSetup(dest, files, info.version, info.item_count, pushed)
 
 
+def next_steps(run: QuickstartRun, directory: str | Path) -> list[tuple[str, str]]:
+    """The "Try next" commands, as ``(command, comment)``, in the order to run them.
+
+    Every command is runnable as printed (a test runs them in order): ``--model`` is added to the
+    evals when the quickstart ran on a model the suite does not name, so "again" really replays.
+    """
+    import shlex
+
+    from loopstack.evals.suite import load_suite
+
+    suite_models = load_suite(Path(directory) / SUITE_FILE).model_names
+    m = "" if run.model in suite_models else f" --model {shlex.quote(run.model)}"
+    ids = [r.run.id for r in run.result.runs]
+    steps = [
+        (f"cd {shlex.quote(str(directory))}", ""),
+        (f"loopstack eval suite.yaml{m}", "again: answers now replay from the cache"),
+        (
+            f"loopstack eval suite.yaml{m} --baseline production --fail-on-regression",
+            "the CI gate: exit 2 if staging is worse",
+        ),
+    ]
+    if len(ids) >= 2:
+        steps.append(
+            (f"loopstack eval compare {ids[0][:12]} {ids[1][:12]}", "the items v2 got wrong, side by side")
+        )
+    steps += [
+        (f"loopstack eval suite.yaml{m} --html report.html", "the same tables as a web page"),
+        ("loopstack prompt label triage production 2", "promote v2 when it wins"),
+        ("cp prompts/triage-v2.yaml prompts/triage-v3.yaml", "then edit triage-v3.yaml: your idea"),
+        ("loopstack prompt push prompts/ --label staging", "your edit becomes v3, labelled staging"),
+        (f"loopstack eval suite.yaml{m}", "production (v2) against your v3"),
+    ]
+    return steps
+
+
 async def run_quickstart(
     directory: str | Path,
     *,

@@ -33,7 +33,7 @@ from loopstack.evals._plan import (
 )
 from loopstack.evals._progress import RunProgress
 from loopstack.evals._writer import ItemWriter
-from loopstack.evals.scorers import Sample, Scorer, get_scorer
+from loopstack.evals.scorers import Sample, Scorer, as_scorer, get_scorer
 from loopstack.evals.suite import PromptRef, Suite, load_suite, parse_suite
 from loopstack.prompts.prompt import Prompt
 from loopstack.store import Store, get_store, new_id
@@ -59,13 +59,15 @@ def _as_suite(suite: SuiteLike) -> Suite:
 
 def build_scorers(suite: Suite) -> list[Scorer]:
     """Instances of the suite's scorers, named as the suite says; errors name the entry."""
+    suite.load_scorer_modules()
     out: list[Scorer] = []
     for i, spec in enumerate(suite.scorers):
         params = dict(spec.params)
         if spec.name:
             params["alias"] = spec.name
+        fn = suite.python_scorer(i) if spec.python is not None else None  # its errors name the field
         try:
-            out.append(get_scorer(spec.scorer, **params))
+            out.append(as_scorer(fn, **params) if fn is not None else get_scorer(str(spec.scorer), **params))
         except LoopstackError as exc:
             where = f"{suite.path.name}: " if suite.path is not None else ""
             raise InvalidInput(f"{where}scorers[{i}]: {exc}") from None
@@ -352,6 +354,7 @@ async def run_suite(
                 "suite_path": str(s.path) if s.path else None,
                 "dataset": dataset.label,
                 "dataset_file": dataset.file,
+                "dataset_hash": dataset.content_hash(),
                 "prompt": _prompt_config(prompt),
                 "params": pr.params,
                 "role": "baseline" if i == base_index and len(prompts) > 1 else "candidate",
@@ -497,6 +500,7 @@ async def resume_run(
     suite_path = Path(config["suite_path"]) if config.get("suite_path") else None
     s = parse_suite(config["suite"], filename=suite_path.name if suite_path else "suite", path=suite_path)
     dataset = reload_dataset(first, s, store, project)
+    dataset.check_unchanged(first.id, first.config.get("dataset_hash"))
     scorers = build_scorers(s)
     _init_tracing()
     planned: list[PlannedRun] = []

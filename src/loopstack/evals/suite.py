@@ -6,8 +6,12 @@ file is reported with the file and the field path, e.g. ``suite.yaml: scorers[1]
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -23,9 +27,18 @@ from pydantic import (
 )
 
 from loopstack.errors import InvalidInput
+from loopstack.prompts._content import FieldError, check_params
 
 _PROMPT_REF = re.compile(r"^(?P<name>[a-z0-9_.-]+)(?:@(?P<sel>[A-Za-z0-9_.-]+))?$")
 _DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+
+
+def _request_params(value: Any) -> Any:
+    """Model parameters: the names a model request knows (a typo is an error, not silently dropped)."""
+    try:
+        return check_params(value)
+    except FieldError as exc:
+        raise ValueError(exc.problem) from None
 
 
 class _Strict(BaseModel):
@@ -45,6 +58,8 @@ class InlinePrompt(_Strict):
     name: str = "inline"
     messages: list[MessageSpec] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+
+    _params = field_validator("params", mode="before")(_request_params)
 
 
 class PromptRef(_Strict):
@@ -100,19 +115,39 @@ class ModelSpec(_Strict):
 
 
 class ScorerSpec(_Strict):
-    """A registered scorer, its parameters, the name its scores get and an optional pass threshold."""
+    """A scorer, its parameters, the name its scores get and an optional pass threshold.
 
-    scorer: str
+    ``scorer`` names a registered scorer (built in, from a plugin, or from the suite's
+    ``scorers_module``); ``python: file.py:function`` takes a function from a local file instead.
+    """
+
+    scorer: str | None = None
+    python: str | None = None
+    """``path/to/file.py:function``, the path relative to the suite file."""
     name: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     threshold: float | None = None
     #: which statistic must reach the threshold: the mean, or the lower bound of its 95% CI (stricter)
     threshold_on: Literal["mean", "ci_low"] = "mean"
 
+    @model_validator(mode="after")
+    def _one_source(self) -> ScorerSpec:
+        if (self.scorer is None) == (self.python is None):
+            raise ValueError("give either `scorer: NAME` or `python: FILE.py:FUNCTION`")
+        if self.python is not None:
+            file, sep, func = self.python.rpartition(":")
+            if not sep or not file.strip() or not func.strip().isidentifier():
+                raise ValueError(f"python: {self.python!r} is not FILE.py:FUNCTION")
+        return self
+
     @property
     def score_name(self) -> str:
         """The name the scores of this entry are stored and reported under."""
-        return self.name or self.scorer
+        if self.name:
+            return self.name
+        if self.scorer is not None:
+            return self.scorer
+        return str(self.python).rpartition(":")[2].strip()
 
 
 class ColumnsSpec(_Strict):
@@ -139,11 +174,16 @@ class Suite(_Strict):
     models: list[str | ModelSpec] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     scorers: list[ScorerSpec] = Field(default_factory=list)
+    scorers_module: list[str] = Field(default_factory=list)
+    """Python files (relative to the suite) imported before the scorers are built: their ``@scorer``
+    functions can then be named in ``scorers:`` like built-ins."""
     epochs: int = Field(default=1, ge=1, le=100)
     concurrency: int = Field(default=8, ge=1, le=1000)
     cache: bool = True
     timeout: float | None = Field(default=None, gt=0)
     path: Path | None = Field(default=None, exclude=True)
+
+    _params = field_validator("params", mode="before")(_request_params)
 
     @field_validator("prompts", mode="before")
     @classmethod
@@ -153,6 +193,11 @@ class Suite(_Strict):
     @field_validator("models", mode="before")
     @classmethod
     def _one_model(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("scorers_module", mode="before")
+    @classmethod
+    def _one_module(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
     @field_validator("scorers", mode="before")
@@ -209,12 +254,75 @@ class Suite(_Strict):
             raise InvalidInput(f"{where}dataset: file {spec!r} not found (looked in {self.base_dir})")
         return None
 
+    def _where(self) -> str:
+        return f"{self.path.name}: " if self.path is not None else ""
+
+    def import_module(self, relative: str, field: str) -> ModuleType:
+        """Import a Python file named by the suite (relative to it); errors name the file and field."""
+        path = (self.base_dir / relative.strip()).expanduser().resolve()
+        if not path.is_file():
+            raise InvalidInput(
+                f"{self._where()}{field}: file {relative!r} not found (looked in {self.base_dir})"
+            )
+        return _import_file(path, f"{self._where()}{field}")
+
+    def load_scorer_modules(self) -> None:
+        """Import every ``scorers_module``, so the ``@scorer`` functions in them are registered."""
+        for i, rel in enumerate(self.scorers_module):
+            self.import_module(
+                rel, f"scorers_module[{i}]" if len(self.scorers_module) > 1 else "scorers_module"
+            )
+
+    def python_scorer(self, index: int) -> Any:
+        """The function that ``scorers[index].python`` names (``file.py:function``)."""
+        ref = str(self.scorers[index].python)
+        file, _, func = ref.rpartition(":")
+        field = f"scorers[{index}].python"
+        module = self.import_module(file, field)
+        found = getattr(module, func.strip(), None)
+        if not callable(found):
+            defined = sorted(
+                n
+                for n, v in vars(module).items()
+                if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+            )
+            raise InvalidInput(
+                f"{self._where()}{field}: {file} has no function {func.strip()!r}"
+                f" (it defines: {', '.join(defined) or 'none'})"
+            )
+        return found
+
     def dataset_ref(self) -> tuple[str, int | None]:
         """A stored dataset as (name, version or None for the current one)."""
         name, _, version = self.dataset.strip().partition("@")
         if version and not version.isdigit():
             raise InvalidInput(f"dataset: version in {self.dataset!r} must be a number")
         return name, int(version) if version else None
+
+
+def _import_file(path: Path, where: str) -> ModuleType:
+    """Import ``path`` as a module, once per process and version of the file (its folder is importable
+    while it loads, so it may import its neighbours)."""
+    digest = hashlib.sha1(f"{path}:{path.stat().st_mtime_ns}".encode()).hexdigest()[:10]
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"loopstack_suite_{stem}_{digest}"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"{where}: {path.name} is not an importable Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - a user's module may raise anything; name it, no traceback
+        del sys.modules[name]
+        raise InvalidInput(f"{where}: importing {path.name} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:

@@ -6,6 +6,7 @@ can name the place in its own terms (a file and line, a request body, a function
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -77,8 +78,50 @@ def check_model(model: Any, path: str = "model") -> str | None:
     return model
 
 
+#: The generation parameters a model request accepts (``models.ModelRequest``; a test keeps them equal).
+REQUEST_PARAMS = ("temperature", "max_tokens", "top_p", "stop", "seed", "response_format")
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_param(key: str, value: Any, path: str) -> None:
+    """The value of a known parameter has the type a model request needs (None: the provider's default)."""
+    if value is None:
+        return
+    ok = {
+        "temperature": _number(value) and value >= 0,
+        "max_tokens": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        "top_p": _number(value) and 0 < value <= 1,
+        "stop": isinstance(value, list) and all(isinstance(v, str) for v in value),
+        "seed": isinstance(value, int) and not isinstance(value, bool),
+        "response_format": value in ("text", "json"),
+    }[key]
+    if not ok:
+        need = {
+            "temperature": "a number >= 0",
+            "max_tokens": "a whole number > 0",
+            "top_p": "a number in (0, 1]",
+            "stop": "a list of strings",
+            "seed": "a whole number",
+            "response_format": "'text' or 'json'",
+        }[key]
+        raise FieldError(path, f"must be {need}, got {value!r}")
+
+
 def check_params(params: Any, path: str = "params") -> dict[str, Any]:
-    """Optional model parameters: a mapping of JSON values."""
+    """Optional model parameters: a mapping of the known request parameters to valid values.
+
+    A misspelt name (``temprature``) is refused here, with the closest known name, instead of failing
+    (or being dropped) when a model is finally called.
+    """
     if params is None:
         return {}
     if not isinstance(params, dict):
@@ -86,7 +129,14 @@ def check_params(params: Any, path: str = "params") -> dict[str, Any]:
     for key, value in params.items():
         if not isinstance(key, str):
             raise FieldError(path, f"parameter names must be strings, got {key!r}")
+        if key not in REQUEST_PARAMS:
+            raise FieldError(
+                f"{path}.{key}",
+                f"unknown parameter {key!r}{did_you_mean(key, REQUEST_PARAMS)}; "
+                f"known: {', '.join(REQUEST_PARAMS)}",
+            )
         _check_json(value, f"{path}.{key}")
+        _check_param(key, value, f"{path}.{key}")
     return dict(params)
 
 

@@ -6,6 +6,7 @@ Loading validates every document of every file before anything is pushed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,13 +33,21 @@ FIELDS = ("name", "description", "messages", "model", "params", "message", "labe
 REQUIRED = ("name", "messages")
 
 
+def _natural(path: Path) -> list[Any]:
+    """Sort key that puts ``triage-v2.yaml`` before ``triage-v10.yaml``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus ``*.yaml``/``*.yml`` inside any directory named."""
+    """Files named directly, plus ``*.yaml``/``*.yml`` inside any directory named (in natural order, so
+    ``triage-v2.yaml`` comes before ``triage-v10.yaml``: files that hold versions of one prompt are
+    pushed oldest first)."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()))
+            found = [p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+            out.extend(sorted(found, key=_natural))
         elif path.is_file():
             out.append(path)
         else:
@@ -64,15 +73,22 @@ def push_files(
 ) -> list[tuple[PromptSpec, PushResult]]:
     """Sync prompt files into the registry: validate every file first, then push all in one transaction.
 
-    ``message`` replaces the files' ``message`` fields; ``labels`` are moved in addition to theirs.
+    ``message`` replaces the files' ``message`` fields; ``labels`` are moved in addition to theirs (to
+    the last version given of each prompt, when several files hold versions of one prompt).
     """
     try:
         extra = tuple(check_label(lb, "--label") for lb in labels)
     except FieldError as exc:
         raise InvalidInput(str(exc)) from None
+    loaded = load_prompt_files(paths)
+    last = {s.name: i for i, s in enumerate(loaded)}  # --label moves to the last version of each prompt
     specs = [
-        replace(s, message=message or s.message, labels=tuple(dict.fromkeys(s.labels + extra)))
-        for s in load_prompt_files(paths)
+        replace(
+            s,
+            message=message or s.message,
+            labels=tuple(dict.fromkeys(s.labels + (extra if last[s.name] == i else ()))),
+        )
+        for i, s in enumerate(loaded)
     ]
     if not specs:
         raise InvalidInput("no prompt files given (expected *.yaml files or a folder of them)")

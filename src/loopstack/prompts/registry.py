@@ -6,6 +6,7 @@ the server's REST endpoints, so all three write the same rows.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -111,23 +112,20 @@ class PromptRegistry:
     def push_many(self, specs: Sequence[PromptSpec], *, author: str | None = None) -> list[PushResult]:
         """Push several prompts in ONE transaction: all are stored or none is.
 
-        Prompts are locked in name order so two concurrent multi-prompt pushes cannot deadlock.
+        Several specs may be versions of one prompt (``triage-v1.yaml``, ``triage-v2.yaml``): they are
+        pushed in the order given, each becoming a version unless its content is already stored. One
+        label given to two of them is an error (which one should it point at?). Prompts are locked in
+        name order so two concurrent multi-prompt pushes cannot deadlock.
         """
-        seen: dict[str, PromptSpec] = {}
-        for spec in specs:
-            if spec.name in seen:
-                where = " and ".join(s for s in (seen[spec.name].source, spec.source) if s)
-                raise InvalidInput(f"prompt '{spec.name}' is defined twice{': ' + where if where else ''}")
-            seen[spec.name] = spec
+        _check_labels_once(specs)
         project_id = self.store.project_id(self.project)
+        # A stable sort: versions of one prompt keep their order; the locks are taken in name order.
+        order = sorted(range(len(specs)), key=lambda i: specs[i].name)
         for attempt in range(_PUSH_ATTEMPTS):
             try:
                 with self.store.write() as conn:
-                    done = {
-                        s.name: self._push_one(conn, project_id, s, author)
-                        for s in sorted(specs, key=lambda s: s.name)
-                    }
-                return [done[s.name] for s in specs]
+                    done = {i: self._push_one(conn, project_id, specs[i], author) for i in order}
+                return [done[i] for i in range(len(specs))]
             except IntegrityError:
                 # A concurrent pusher won a race the row lock did not cover; the retry sees its row.
                 if attempt == _PUSH_ATTEMPTS - 1:
@@ -138,13 +136,16 @@ class PromptRegistry:
         self, conn: Connection, project_id: str, spec: PromptSpec, author: str | None
     ) -> PushResult:
         now = utcnow()
-        pid = repo.lock_or_create_prompt(conn, project_id, spec.name, spec.description, now)
-        if spec.description is not None:
-            repo.set_description(conn, pid, spec.description)
+        pid = repo.lock_or_create_prompt(conn, project_id, spec.name, now)
         version = repo.version_with_hash(conn, pid, spec.content_hash)
         created = version is None
         if version is None:
-            version = repo.max_version(conn, pid) + 1
+            top = repo.max_version(conn, pid)
+            version = top + 1
+            # A push without a description keeps the one the prompt had (the latest version's).
+            description = spec.description
+            if description is None and top:
+                description = repo.version_description(conn, pid, top)
             repo.insert_version(
                 conn,
                 pid,
@@ -153,6 +154,7 @@ class PromptRegistry:
                 config={"model": spec.model, "params": spec.params},
                 content_hash=spec.content_hash,
                 message=spec.message,
+                description=description,
                 author=author,
                 now=now,
             )
@@ -171,10 +173,14 @@ class PromptRegistry:
         *,
         author: str | None = None,
         message: str | None = None,
+        allow_lookalike: bool = True,
     ) -> LabelMove:
         """Point ``label`` at ``target`` (a version number, ``latest``, or another label's version).
 
-        ``from_version == to_version`` in the result means the label already pointed there.
+        ``from_version == to_version`` in the result means the label already pointed there. With
+        ``allow_lookalike=False`` (the CLI's default) a label the prompt does not have yet is refused
+        when its name looks like one it has (``prod`` when ``production`` exists): a typo must not
+        create a second label that nothing reads.
         """
         try:
             check_label(label)
@@ -183,6 +189,8 @@ class PromptRegistry:
         project_id = self.store.project_id(self.project)
         with self.store.write() as conn:
             pid = self._require_prompt(conn, project_id, name, for_update=True)
+            if not allow_lookalike:
+                _refuse_lookalike(name, label, repo.labels(conn, pid))
             version = self._resolve_version_number(conn, pid, name, target, for_label=label)
             before = repo.move_label(conn, pid, label, version, author=author, message=message, now=utcnow())
         return LabelMove(name, label, before, version)
@@ -377,6 +385,42 @@ class PromptRegistry:
         if found is None:
             raise NotFound(f"prompt '{name}' has no '{label}' label (give a version number or a label)")
         return found
+
+
+def _check_labels_once(specs: Sequence[PromptSpec]) -> None:
+    """Each label of a prompt is given by at most one of the specs pushed together."""
+    given: dict[tuple[str, str], PromptSpec] = {}
+    for spec in specs:
+        for label in spec.labels:
+            first = given.setdefault((spec.name, label), spec)
+            if first is not spec:
+                where = " and ".join(s for s in (first.source, spec.source) if s)
+                raise InvalidInput(
+                    f"label '{label}' of prompt '{spec.name}' is given twice{': ' + where if where else ''}"
+                    " (a label points at one version)"
+                )
+
+
+def lookalike_label(label: str, existing: Iterable[str]) -> str | None:
+    """The existing label that ``label`` is probably a typo or abbreviation of, if any."""
+    others = [e for e in existing if e != label]
+    low = label.lower()
+    for e in others:
+        if e.lower() == low or (len(low) >= 3 and e.lower().startswith(low)):  # a case slip, an abbreviation
+            return e
+    close = difflib.get_close_matches(low, [e.lower() for e in others], n=1, cutoff=0.65)
+    return next((e for e in others if close and e.lower() == close[0]), None)
+
+
+def _refuse_lookalike(name: str, label: str, labels: dict[str, int]) -> None:
+    if label in labels:
+        return
+    similar = lookalike_label(label, [*labels, DEFAULT_LABEL])
+    if similar is not None:
+        raise InvalidInput(
+            f"prompt '{name}' has no label '{label}' (did you mean '{similar}'?); "
+            f"to create a new label '{label}' anyway, add --new"
+        )
 
 
 def _existing(span: tuple[int, int] | None) -> str:

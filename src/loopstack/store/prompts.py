@@ -27,7 +27,7 @@ from loopstack.store.tables import (
 
 _VERSION_COLUMNS = (
     prompts.c.name,
-    prompts.c.description,
+    prompt_versions.c.description,
     prompt_versions.c.version,
     prompt_versions.c.messages,
     prompt_versions.c.config,
@@ -47,15 +47,13 @@ def prompt_id(conn: Connection, project_id: str, name: str, *, for_update: bool 
     return None if found is None else str(found)
 
 
-def lock_or_create_prompt(
-    conn: Connection, project_id: str, name: str, description: str | None, now: datetime
-) -> str:
+def lock_or_create_prompt(conn: Connection, project_id: str, name: str, now: datetime) -> str:
     """Insert the prompt row if missing, then lock it (``FOR UPDATE`` on PostgreSQL).
 
     The lock serialises concurrent pushers of one prompt so each gets the next version number; on SQLite
     the write transaction (``BEGIN IMMEDIATE``) already serialises them.
     """
-    values = {"id": new_id(), "project_id": project_id, "name": name, "description": description}
+    values = {"id": new_id(), "project_id": project_id, "name": name}
     ins: Any
     if conn.dialect.name == "postgresql":
         ins = pg_insert(prompts).values(**values, created_at=now).on_conflict_do_nothing()
@@ -67,11 +65,6 @@ def lock_or_create_prompt(
     pid = prompt_id(conn, project_id, name, for_update=True)
     assert pid is not None
     return pid
-
-
-def set_description(conn: Connection, pid: str, description: str) -> None:
-    """Replace a prompt's description."""
-    conn.execute(update(prompts).where(prompts.c.id == pid).values(description=description))
 
 
 def version_with_hash(conn: Connection, pid: str, content_hash: str) -> int | None:
@@ -101,10 +94,11 @@ def insert_version(
     config: dict[str, Any],
     content_hash: str,
     message: str | None,
+    description: str | None,
     author: str | None,
     now: datetime,
 ) -> None:
-    """Add one immutable version row."""
+    """Add one immutable version row (its description included: it belongs to the version)."""
     conn.execute(
         insert(prompt_versions).values(
             id=new_id(),
@@ -114,10 +108,21 @@ def insert_version(
             config=config,
             content_hash=content_hash,
             message=message,
+            description=description,
             author=author,
             created_at=now,
         )
     )
+
+
+def version_description(conn: Connection, pid: str, version: int) -> str | None:
+    """The description stored with one version."""
+    found = conn.execute(
+        select(prompt_versions.c.description).where(
+            prompt_versions.c.prompt_id == pid, prompt_versions.c.version == version
+        )
+    ).scalar()
+    return None if found is None else str(found)
 
 
 def version_exists(conn: Connection, pid: str, version: int) -> bool:
@@ -264,7 +269,7 @@ def resolve_query(project: str, name: str, *, label: str | None, version: int | 
 
 
 def list_rows(conn: Connection, project_id: str) -> Sequence[Row[Any]]:
-    """One row per prompt: name, description, latest version and when it was pushed."""
+    """One row per prompt: name, latest version, its description and when it was pushed."""
     latest = (
         select(
             prompt_versions.c.prompt_id,
@@ -274,9 +279,17 @@ def list_rows(conn: Connection, project_id: str) -> Sequence[Row[Any]]:
         .group_by(prompt_versions.c.prompt_id)
         .subquery()
     )
+    top = prompt_versions.alias("top")
     return conn.execute(  # type: ignore[return-value]
-        select(prompts.c.id, prompts.c.name, prompts.c.description, latest.c.latest, latest.c.updated_at)
+        select(
+            prompts.c.id,
+            prompts.c.name,
+            top.c.description,
+            latest.c.latest,
+            latest.c.updated_at,
+        )
         .outerjoin(latest, latest.c.prompt_id == prompts.c.id)
+        .outerjoin(top, and_(top.c.prompt_id == prompts.c.id, top.c.version == latest.c.latest))
         .where(prompts.c.project_id == project_id)
         .order_by(prompts.c.name)
     ).all()

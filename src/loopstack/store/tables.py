@@ -81,6 +81,8 @@ prompt_versions = Table(
     Column("message", Text),
     Column("author", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
+    # What this version is for, as pushed with it (prompts.description is the legacy per-prompt copy).
+    Column("description", Text),
     UniqueConstraint("prompt_id", "version"),
     Index(None, "prompt_id", "content_hash"),
 )
