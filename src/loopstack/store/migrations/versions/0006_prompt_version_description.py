@@ -5,7 +5,7 @@ the newest version's text. The upgrade copies each prompt's description into its
 best we know about them) and keeps the prompt row's column as it was: no data is dropped.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02 19:20:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
