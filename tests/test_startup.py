@@ -75,6 +75,13 @@ def test_every_public_name_of_the_facade_resolves() -> None:
         _ = loopstack.nope  # type: ignore[attr-defined]
 
 
+def test_evals_submodules_load_neither_the_store_nor_the_scorers() -> None:
+    _, modules = _run("import loopstack.evals.stats\nimport loopstack.evals.report")
+    assert "loopstack.evals.stats" in modules
+    assert _heavy(modules) == []
+    assert "sqlalchemy" not in modules and "jinja2" not in modules
+
+
 def test_version_prints_the_version_and_loads_nothing_heavy() -> None:
     out, modules = _run("from loopstack.cli.main import main\nprint('exit', main(['--version']))")
     assert "loopstack, version 0.1.0" in out
