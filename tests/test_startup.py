@@ -66,6 +66,12 @@ def test_import_loopstack_resolves_names_on_first_use() -> None:
     assert "loopstack.tracing" in modules
 
 
+def test_feedback_alone_does_not_load_the_tracing_sdk() -> None:
+    out, modules = _run("from loopstack import feedback\nprint(feedback.__module__)")
+    assert out.splitlines()[-1] == "loopstack.tracing._feedback"
+    assert "opentelemetry.sdk" not in modules
+
+
 def test_every_public_name_of_the_facade_resolves() -> None:
     import loopstack
 
