@@ -8,7 +8,7 @@ that lists the modules it loaded, and the modules it must not load are reported.
     .venv/bin/python bench/startup.py [--runs 7]
 
 Targets: ``--version`` and ``--help`` under 0.15 s; the 1-item eval under 0.8 s. On a loaded machine
-compare each figure with the ``python -c pass`` floor printed in the same run.
+compare each figure with the ``python -c pass`` floor printed in the same run (the ``x floor`` column).
 """
 
 from __future__ import annotations
@@ -128,13 +128,14 @@ def main() -> None:
             ("eval1", "loopstack eval (1 item)", [*ls, *eval_args], cli_code(eval_args), EVAL_FORBIDDEN),
         ]
         figures: dict[str, float] = {}
-        print(f"{'case':<26} {'median s':>9} {'modules':>8}  not imported")
+        print(f"{'case':<26} {'median s':>9} {'x floor':>8} {'modules':>8}  not imported")
         for key, label, cmd, probe, forbidden in cases:
             figures[key] = wall(cmd, env, work, args.runs)
             modules = loaded(probe, env, work)
             bad = offenders(modules, forbidden)
             check = "FAIL: " + ", ".join(bad) if bad else "ok: " + ", ".join(forbidden) if forbidden else "-"
-            print(f"{label:<26} {figures[key]:>9.3f} {len(modules):>8}  {check}")
+            ratio = figures[key] / figures["floor"]
+            print(f"{label:<26} {figures[key]:>9.3f} {ratio:>8.1f} {len(modules):>8}  {check}")
 
     version_met = figures["version"] < VERSION_TARGET and figures["help"] < VERSION_TARGET
     eval_met = figures["eval1"] < EVAL_TARGET
