@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _VERSION_TABLE = "alembic_version"  # Alembic's default, which env.py keeps
 _PG_LOCK_ID = 7_460_301  # arbitrary, fixed: serialises concurrent upgrades on PostgreSQL
 _NOT_LITERAL = object()  # an assignment whose value is computed: the head is not clear-cut
+_ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?P<value>[^\n]*)$", re.MULTILINE)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -65,19 +67,17 @@ def _head_from_files(folder: Path) -> str | None:
 
 
 def _literals(path: Path, names: tuple[str, ...]) -> dict[str, object]:
-    """Top-level ``name = <literal>`` assignments of a Python file, without importing it."""
+    """Top-level one-line ``name = <literal>`` assignments of a Python file, without importing it.
+
+    A line scan, not a parse: the first migration is long and this runs on every start.
+    """
     found: dict[str, object] = {}
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        target, value = None, None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        if isinstance(target, ast.Name) and target.id in names and value is not None:
+    for match in _ASSIGNMENT.finditer(path.read_text(encoding="utf-8")):
+        if match["name"] in names and match["name"] not in found:
             try:
-                found[target.id] = ast.literal_eval(value)
-            except ValueError:
-                found[target.id] = _NOT_LITERAL
+                found[match["name"]] = ast.literal_eval(match["value"].strip())
+            except (ValueError, SyntaxError):
+                found[match["name"]] = _NOT_LITERAL
     return found
 
 
