@@ -1,29 +1,70 @@
-"""Loopstack: versioned prompts, evals, traces with feedback, and the fine-tuning flywheel."""
+"""Loopstack: versioned prompts, evals with honest statistics, traces with feedback.
+
+The names below are resolved on first use (``_LAZY`` + ``__getattr__``), so ``import loopstack``,
+``import loopstack.store`` and ``loopstack --version`` load neither OpenTelemetry's SDK nor the
+scorers; ``loopstack.observe`` imports the tracing SDK the first time it is looked up.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from loopstack.evals.datasets import Dataset
-from loopstack.evals.scorers import scorer
-from loopstack.prompts import Prompt, PromptMessages, get_prompt
-from loopstack.tracing import (
-    context,
-    current_span_id,
-    current_trace_id,
-    dropped_spans,
-    feedback,
-    flush,
-    init,
-    instrument_openai,
-    observe,
-    span,
-)
-
 if TYPE_CHECKING:
     from loopstack.evals._outcome import EvalResult
+    from loopstack.evals.datasets import Dataset
+    from loopstack.evals.scorers import scorer
+    from loopstack.prompts import Prompt, PromptMessages, get_prompt
+    from loopstack.tracing import (
+        context,
+        current_span_id,
+        current_trace_id,
+        dropped_feedback,
+        dropped_spans,
+        feedback,
+        flush,
+        init,
+        instrument_openai,
+        observe,
+        span,
+    )
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it (imported when the name is first looked up)
+_LAZY: dict[str, str] = {
+    "Dataset": "loopstack.evals.datasets",
+    "scorer": "loopstack.evals.scorers",
+    "Prompt": "loopstack.prompts",
+    "PromptMessages": "loopstack.prompts",
+    "get_prompt": "loopstack.prompts",
+    "context": "loopstack.tracing",
+    "current_span_id": "loopstack.tracing",
+    "current_trace_id": "loopstack.tracing",
+    "dropped_feedback": "loopstack.tracing",
+    "dropped_spans": "loopstack.tracing",
+    "feedback": "loopstack.tracing",
+    "flush": "loopstack.tracing",
+    "init": "loopstack.tracing",
+    "instrument_openai": "loopstack.tracing",
+    "observe": "loopstack.tracing",
+    "span": "loopstack.tracing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        # AttributeError (not ImportError) lets ``from loopstack import semconv`` fall back to the submodule.
+        raise AttributeError(f"module 'loopstack' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def evaluate(suite: Any, **options: Any) -> EvalResult:
@@ -45,6 +86,7 @@ __all__ = [
     "context",
     "current_span_id",
     "current_trace_id",
+    "dropped_feedback",
     "dropped_spans",
     "evaluate",
     "feedback",

@@ -1,8 +1,32 @@
-"""Reports of an eval: terminal tables, JSON, JUnit XML and a self-contained HTML page."""
+"""Reports of an eval: terminal tables, JSON, JUnit XML and a self-contained HTML page.
 
-from loopstack.evals.report.html import html_report
-from loopstack.evals.report.json import json_report
-from loopstack.evals.report.junit import junit_report
-from loopstack.evals.report.terminal import print_comparison_items, print_result
+Each name loads its module on first use, so printing a table does not load the HTML template engine.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loopstack.evals.report.html import html_report
+    from loopstack.evals.report.json import json_report
+    from loopstack.evals.report.junit import junit_report
+    from loopstack.evals.report.terminal import print_comparison_items, print_result
+
+_LAZY = {
+    "html_report": "loopstack.evals.report.html",
+    "json_report": "loopstack.evals.report.json",
+    "junit_report": "loopstack.evals.report.junit",
+    "print_comparison_items": "loopstack.evals.report.terminal",
+    "print_result": "loopstack.evals.report.terminal",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopstack.evals.report' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = ["html_report", "json_report", "junit_report", "print_comparison_items", "print_result"]
