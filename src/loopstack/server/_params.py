@@ -7,9 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo
 
-from loopstack._inputs import MAX_INT, to_utc
+from loopstack._inputs import MAX_INT, parse_time, to_utc
+
+
+def _parse(value: Any, info: ValidationInfo) -> Any:
+    # Text is read as ISO 8601 only: pydantic's lax mode would also take "0.5" as a Unix timestamp.
+    return parse_time(value, info.field_name or "time", assume_utc=False) if isinstance(value, str) else value
 
 
 def _utc(value: datetime, info: ValidationInfo) -> datetime:
@@ -17,7 +22,7 @@ def _utc(value: datetime, info: ValidationInfo) -> datetime:
 
 
 #: An ISO 8601 time with a zone, converted to UTC; out-of-range or zone-less values are a 422.
-UTCTime = Annotated[datetime, AfterValidator(_utc)]
+UTCTime = Annotated[datetime, BeforeValidator(_parse), AfterValidator(_utc)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="rows to skip (next_offset of the last page)")]
 #: A version number (prompts, datasets, spans' prompt version): what an INTEGER column holds.
