@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from loopstack.store import Store
 from loopstack.store.keys import find_owner, hash_key, key_counts, touch_key
 
-CACHE_SECONDS = 60.0
+CACHE_SECONDS = 10.0  # the longest a resolved key is trusted even if the counts never changed
 STATE_SECONDS = 1.0
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
