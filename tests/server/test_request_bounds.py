@@ -81,3 +81,10 @@ async def test_the_openapi_document_declares_the_error_responses(client: httpx.A
     ]:
         declared = set(paths[path][method]["responses"])
         assert {"400", "401", "404", "422"} <= declared, (path, declared)
+
+
+async def test_an_empty_label_parameter_means_no_label(client: httpx.AsyncClient, store: Store) -> None:
+    PromptRegistry(store, "default").push("triage", [{"role": "user", "content": "Hi"}])
+    response = await client.get("/api/prompts/triage", params={"label": "", "version": 1})
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 1

@@ -38,6 +38,7 @@ async def get_prompt(
     version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     registry = _registry(request, project)
+    label = label or None  # ``?label=`` is no label, not an empty one
     found = await run_in_threadpool(lambda: registry.get(name, label=label, version=version))
     out: dict[str, Any] = found.to_dict()
     return out
