@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
 
     price_file: Path | None = None
     """YAML price table (same shape as ``loopstack/models/prices.yaml``) whose rows take precedence."""
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Host names (comma-separated in the environment) an OPEN server (no API keys) answers besides
+    localhost, 127.0.0.1 and [::1]; any other Host header gets 403, which stops DNS rebinding. ``*``
+    allows any name."""
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

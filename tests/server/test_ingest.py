@@ -231,7 +231,7 @@ async def test_overload_answers_503_with_retry_after(loopstack_home: Any) -> Non
     body = otlp_protobuf([{"name": "first"}])
     second = otlp_protobuf([{"name": "second"}])
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         # Another writer holds the database: the first batch waits in the writer, the second is refused.
         with store.write() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -256,7 +256,7 @@ async def test_the_server_does_not_trace_itself_into_its_store(store: Store) -> 
     loopstack.init()  # an app tracing to the local store in the same process as the server
     app = create_app(Settings(), store, ui=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         body = otlp_protobuf([{"name": "only-this"}])
         assert (await client.post("/v1/traces", content=body, headers=PROTOBUF)).status_code == 200
         assert (await client.get("/api/traces")).status_code == 200

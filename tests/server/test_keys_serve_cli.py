@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import pytest
@@ -81,3 +82,20 @@ def test_startup_mode_open_on_loopback_and_keyed_anywhere(store: Store) -> None:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(("host", "keyed"), [("0.0.0.0", True), ("192.168.1.20", True), ("127.0.0.1", False)])
+def test_serve_beyond_loopback_never_runs_open(
+    store: Store, monkeypatch: pytest.MonkeyPatch, host: str, keyed: bool
+) -> None:
+    """The app ``loopstack serve --host`` hands to uvicorn requires keys for good off loopback."""
+    import uvicorn
+
+    from loopstack.server import _serve
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_kw: served.append(app))
+    _serve.run(Settings(), store, host, 8765)
+    (app,) = served
+    assert app.state.auth.keyed is keyed
+    app.state.writer.close()

@@ -186,7 +186,7 @@ def test_eval_runs_stay_out_of_production_views(store: Store, tmp_path: Path) ->
 
     app = FastAPI()
     mount_ui(app, store)
-    with TestClient(app, base_url="http://testserver") as ui:
+    with TestClient(app, base_url="http://127.0.0.1") as ui:
         page = ui.get("/ui/traces").text
         assert page.count('class="trace-link"') == 3 and "eval.item" not in page
         page = ui.get("/ui/traces", params={"environment": "eval"}).text
@@ -195,7 +195,7 @@ def test_eval_runs_stay_out_of_production_views(store: Store, tmp_path: Path) ->
         assert '<b id="tile-requests">5</b>' in dashboard
         assert '<b id="tile-requests">3</b>' in ui.get("/ui/", params={"range": "1h"}).text
     api = create_app(Settings(), store, ui=False)
-    with TestClient(api, base_url="http://testserver") as rest:
+    with TestClient(api, base_url="http://127.0.0.1") as rest:
         names = [t["name"] for t in rest.get("/api/traces").json()["items"]]
         assert sorted(names) == ["answer", "answer", "app.request"]
         evals = rest.get("/api/traces", params={"environment": "eval"}).json()["items"]

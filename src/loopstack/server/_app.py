@@ -24,8 +24,17 @@ log = logging.getLogger("loopstack.server")
 UI_KEY_COOKIE = "loopstack_key"
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None, *, ui: bool = True) -> FastAPI:
-    """The Loopstack server app over ``store`` (default: the store ``settings`` point at)."""
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    *,
+    ui: bool = True,
+    require_keys: bool = False,
+) -> FastAPI:
+    """The Loopstack server app over ``store`` (default: the store ``settings`` point at).
+
+    ``require_keys`` keeps it from ever running open (a server listening beyond loopback).
+    """
     settings = settings or get_settings()
     store = store or get_store(settings.resolved_database_url)
     writer = IngestWriter(store)
@@ -49,7 +58,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     app.state.settings = settings
     app.state.store = store
     app.state.writer = writer
-    app.state.auth = Authenticator(store, settings.project)
+    app.state.auth = Authenticator(
+        store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
+    )
 
     from loopstack.server import _api, _data_api, _ingest, _prompts_api
 
@@ -112,7 +123,7 @@ def _mount_ui(app: FastAPI, store: Store) -> bool:
         header = request.headers.get("authorization")
         if not header and request.cookies.get(UI_KEY_COOKIE):
             header = f"Bearer {request.cookies[UI_KEY_COOKIE]}"
-        return auth.resolve_sync(header)
+        return auth.resolve_sync(header, request.headers.get("host"))
 
     mount_ui(app, store, context=UIContext(store_factory=lambda: store, project=project))
     return True

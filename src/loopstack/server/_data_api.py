@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from loopstack._inputs import MAX_INT
 from loopstack.server._auth import Project, current_project
+from loopstack.server._params import ERRORS
 
-router = APIRouter(prefix="/api", tags=["datasets and runs"])
+router = APIRouter(prefix="/api", tags=["datasets and runs"], responses=ERRORS)
 ProjectDep = Annotated[Project, Depends(current_project)]
 
 
@@ -28,7 +30,7 @@ async def get_dataset(
     request: Request,
     project: ProjectDep,
     name: str,
-    version: Annotated[int | None, Query(ge=0)] = None,
+    version: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     split: str | None = None,
 ) -> dict[str, Any]:
     from loopstack.store.datasets import DatasetRepository

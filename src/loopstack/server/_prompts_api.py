@@ -8,9 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from loopstack._inputs import MAX_INT
 from loopstack.server._auth import Project, current_project
+from loopstack.server._params import ERRORS
 
-router = APIRouter(prefix="/api/prompts", tags=["prompts"])
+router = APIRouter(prefix="/api/prompts", tags=["prompts"], responses=ERRORS)
 ProjectDep = Annotated[Project, Depends(current_project)]
 
 
@@ -33,9 +35,10 @@ async def get_prompt(
     project: ProjectDep,
     name: str,
     label: str | None = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
 ) -> dict[str, Any]:
     registry = _registry(request, project)
+    label = label or None  # ``?label=`` is no label, not an empty one
     found = await run_in_threadpool(lambda: registry.get(name, label=label, version=version))
     out: dict[str, Any] = found.to_dict()
     return out
@@ -87,7 +90,7 @@ class LabelBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target: int | str
+    target: Annotated[int, Field(ge=1, le=MAX_INT)] | str
     author: str | None = None
     message: str | None = None
 

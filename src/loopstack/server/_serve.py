@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from loopstack.config import Settings
 from loopstack.errors import ConfigError
+from loopstack.server._auth import is_loopback
 from loopstack.store import Store
 from loopstack.store.keys import any_active_key
 
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` is reachable from this machine only."""
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["is_loopback", "run", "startup_mode"]
 
 
 def startup_mode(host: str, store: Store, settings: Settings) -> str:
     """A line saying how requests are authenticated; ConfigError if binding ``host`` would be unsafe.
 
     With no API key the server is open to anyone who can reach it, which is fine on 127.0.0.1 only.
+    A server that starts with keys (or beyond loopback) keeps requiring them: see ``_auth``.
     """
     with store.read() as conn:
         has_keys = any_active_key(conn)
@@ -46,5 +38,5 @@ def run(settings: Settings, store: Store, host: str, port: int, log_level: str =
 
     from loopstack.server._app import create_app
 
-    app = create_app(settings, store)
+    app = create_app(settings, store, require_keys=not is_loopback(host))
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.store._store import Store
@@ -130,6 +130,14 @@ def touch_key(conn: Connection, key_id: str) -> None:
     conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=utcnow()))
 
 
+def key_counts(conn: Connection) -> tuple[int, int]:
+    """How many keys exist and how many of them are revoked: one cheap query whose answer changes
+    whenever a key is created or revoked (the server polls it to drop cached answers)."""
+    stmt = select(func.count(), func.count(api_keys.c.revoked_at)).select_from(api_keys)
+    total, revoked = conn.execute(stmt).one()
+    return int(total), int(revoked)
+
+
 def any_active_key(conn: Connection) -> bool:
     """True when at least one key is live (then the server requires one on every request)."""
     stmt = select(api_keys.c.id).where(api_keys.c.revoked_at.is_(None)).limit(1)
@@ -143,6 +151,7 @@ __all__ = [
     "create_key",
     "find_owner",
     "hash_key",
+    "key_counts",
     "list_keys",
     "revoke_key",
     "touch_key",

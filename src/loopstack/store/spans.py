@@ -277,13 +277,28 @@ def list_traces(
     return traces
 
 
-def get_trace_spans(conn: Connection, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every span of ``trace_id`` in ``project_id``, in start order."""
-    stmt = (
-        select(spans)
-        .where(spans.c.project_id == project_id, spans.c.trace_id == trace_id)
-        .order_by(spans.c.start_time, spans.c.span_id)
-    )
+def get_trace_spans(
+    conn: Connection,
+    project_id: str,
+    trace_id: str,
+    *,
+    limit: int | None = None,
+    after: tuple[datetime, str] | None = None,
+    span_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Spans of ``trace_id`` in ``project_id`` in start order: all of them, or ``limit`` of them that come
+    after the ``(start_time, span_id)`` of the last span of a previous page (span ids are unique within
+    a trace, so that pair orders every span exactly once); ``span_id`` keeps that one span only."""
+    c = spans.c
+    stmt = select(spans).where(c.project_id == project_id, c.trace_id == trace_id)
+    if span_id is not None:
+        stmt = stmt.where(c.span_id == span_id)
+    if after is not None:
+        start, last_id = after
+        stmt = stmt.where((c.start_time > start) | ((c.start_time == start) & (c.span_id > last_id)))
+    stmt = stmt.order_by(c.start_time, c.span_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 

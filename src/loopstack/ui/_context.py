@@ -89,11 +89,19 @@ def signed_in(ctx: UIContext) -> UIContext:
 
 
 def check_same_origin(request: Request) -> None:
-    """Refuse a form POST that another site made the browser send (CSRF)."""
+    """Refuse a form POST that another site made the browser send (CSRF).
+
+    ``Origin: null`` is refused too: browsers send it from sandboxed iframes, ``data:`` URLs and
+    cross-origin redirects, which is exactly where a forged form would come from. A request with no
+    Origin at all (curl, an old browser on same-origin navigation) is let through.
+    """
     if request.headers.get("sec-fetch-site") == "cross-site":
         raise HTTPException(403, "cross-site form submission refused")
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        host = request.headers.get("host", "")
-        if urlsplit(origin).netloc != host:
-            raise HTTPException(403, f"form posted from another origin ({origin}) refused")
+    if origin is None:
+        return
+    if origin.strip().lower() == "null":
+        raise HTTPException(403, "form posted from an opaque origin (Origin: null) refused")
+    host = request.headers.get("host", "")
+    if urlsplit(origin).netloc.lower() != host.lower():
+        raise HTTPException(403, f"form posted from another origin ({origin}) refused")

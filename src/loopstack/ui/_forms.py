@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import HTTPException
+
+from loopstack._inputs import parse_int, parse_time
 
 
 def opt_str(value: str | None, limit: int = 500) -> str | None:
@@ -26,22 +28,22 @@ def opt_float(value: str | None, field: str) -> float | None:
 
 
 def opt_int(value: str | None, field: str) -> int | None:
+    """A whole number the database can hold (0 to 2^31 - 1), or ``None`` when blank; 400 otherwise."""
     value = opt_str(value)
     if value is None:
         return None
     try:
-        return int(value)
-    except ValueError:
-        raise HTTPException(400, f"{field}: {value!r} is not a whole number") from None
+        return parse_int(value, field)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def opt_time(value: str | None, field: str) -> datetime | None:
-    """An ISO date or date-time (UTC when no zone is given)."""
+    """An ISO date or date-time in UTC (UTC when no zone is given); 400 when not one or out of range."""
     value = opt_str(value)
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise HTTPException(400, f"{field}: {value!r} is not an ISO date or time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parse_time(value, field)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from loopstack._inputs import parse_int, parse_time
 from loopstack.errors import InvalidInput
 from loopstack.monitor import FEEDBACK_SOURCES
 from loopstack.store import Store
@@ -75,7 +76,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, row_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), row_id
+        return parse_time(stamp, "cursor", assume_utc=False), row_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(f"invalid page cursor {cursor!r}: open the list from its first page") from None
 
@@ -128,11 +129,9 @@ def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
         one_span.append(s2.c.prompt_name.concat("") == name)
         if version:
             try:
-                one_span.append(s2.c.prompt_version + 0 == int(version))
-            except ValueError:
-                raise InvalidInput(
-                    f"prompt filter {f.prompt!r}: the version after @ must be a number"
-                ) from None
+                one_span.append(s2.c.prompt_version + 0 == parse_int(version, "prompt version"))
+            except ValueError as exc:
+                raise InvalidInput(f"prompt filter {f.prompt!r}: {exc}") from None
     if f.status == "error":
         one_span.append(s2.c.status_code == "ERROR")
     if one_span:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from loopstack._inputs import decode_cursor, encode_cursor
 from loopstack.errors import LoopstackError
 from loopstack.store.spans import get_trace_spans
 from loopstack.ui import _queries
@@ -16,6 +17,10 @@ from loopstack.ui._forms import opt_float, opt_str, opt_time
 from loopstack.ui._render import PREFIX, render
 from loopstack.ui._scores import add_human_score
 from loopstack.ui._svg import waterfall_bar
+
+#: Spans one trace page shows; a longer trace gets a link to the next spans (a 100k-span trace in one
+#: page was tens of MB of HTML built in memory).
+TRACE_PAGE = 1000
 
 _SINCE = {
     "1h": timedelta(hours=1),
@@ -67,18 +72,18 @@ def span_tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ends = [r["end_time"] or r["start_time"] for r in rows]
     total_ms = max((max(ends) - t0).total_seconds() * 1000, 1e-3)
     out: list[dict[str, Any]] = []
-
-    def walk(parent: str | None, depth: int) -> None:
-        for r in children.get(parent, []):
-            offset = (r["start_time"] - t0).total_seconds() * 1000
-            item = dict(r, depth=depth, offset_ms=offset)
-            item["bar"] = waterfall_bar(
-                offset / total_ms, (r["duration_ms"] or 0) / total_ms, error=r["status_code"] == "ERROR"
-            )
-            out.append(item)
-            walk(r["span_id"], depth + 1)
-
-    walk(None, 0)
+    # Depth-first with an explicit stack: a parent chain thousands deep must not hit Python's recursion
+    # limit. Children go on the stack reversed so they come out in start order, as a recursive walk would.
+    stack: list[tuple[dict[str, Any], int]] = [(r, 0) for r in reversed(children.get(None, []))]
+    while stack:
+        r, depth = stack.pop()
+        offset = (r["start_time"] - t0).total_seconds() * 1000
+        item = dict(r, depth=depth, offset_ms=offset)
+        item["bar"] = waterfall_bar(
+            offset / total_ms, (r["duration_ms"] or 0) / total_ms, error=r["status_code"] == "ERROR"
+        )
+        out.append(item)
+        stack.extend((child, depth + 1) for child in reversed(children.get(r["span_id"], [])))
     return out
 
 
@@ -102,10 +107,18 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
     @router.get("/traces/{trace_id}", response_class=HTMLResponse, name="ui_trace")
     def trace(request: Request, trace_id: str) -> HTMLResponse:
         store, pid = ctx.store(), ctx.project(request).id
+        cursor = request.query_params.get("after")
+        try:
+            after = decode_cursor(cursor, "after") if cursor else None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
         with store.read() as conn:
-            rows = get_trace_spans(conn, pid, trace_id)
+            rows = get_trace_spans(conn, pid, trace_id, limit=TRACE_PAGE + 1, after=after)
         if not rows:
             raise HTTPException(404, f"trace {trace_id} not found in this project")
+        more = len(rows) > TRACE_PAGE
+        rows = rows[:TRACE_PAGE]
+        next_after = encode_cursor(rows[-1]["start_time"], rows[-1]["span_id"]) if more else None
         tree = span_tree(rows)
         wanted = request.query_params.get("span")
         selected = next((s for s in tree if s["span_id"] == wanted), tree[0])
@@ -126,6 +139,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
                 "errors": sum(1 for s in rows if s["status_code"] == "ERROR"),
             },
             datasets=dataset_names(store, ctx.project(request).name),
+            page={"size": TRACE_PAGE, "partial": more or after is not None, "next": next_after},
         )
 
     @router.post(
@@ -182,7 +196,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             raise HTTPException(400, "add to dataset: choose a dataset name and a span")
         store, pid = ctx.store(), ctx.project(request).id
         with store.read() as conn:
-            rows = [r for r in get_trace_spans(conn, pid, trace_id) if r["span_id"] == span_id]
+            rows = get_trace_spans(conn, pid, trace_id, span_id=span_id)
         if not rows:
             raise HTTPException(404, f"span {span_id} not found in trace {trace_id}")
         expected = opt_str(str(form.get("expected") or ""), 1_000_000)
