@@ -13,15 +13,15 @@ items"). The last line: ``BENCH calibration worst_coverage=... worst_fpr=... met
 verdict), fpr <= 5.5% (N >= 30; N >= 10 for A/A scenarios)
 and power within [75%, 90%] where a verdict is given in at least 90% of runs, and the gate's
 family-wise false-alarm rate <= 5% with 1 and 3 scorers. Pass/fail cells are enumerated exactly
-(binomial/multinomial), the others simulated (2,000 runs: +-1 percentage point at 95%). Known exception, printed as such: the
-paired interval of rare pass/fail scores (p = 0.05) is conservative, see docs/statistics.md.
+(binomial/multinomial), the others simulated (2,000 runs: +-1 percentage point at 95%).
+Known exception, printed as such: the paired interval of rare pass/fail scores (p = 0.05) is
+conservative, see docs/statistics.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-
 from dataclasses import replace
 
 from loopstack.evals.stats.simulate import binary_exact, gate_alarm_rate, mde, run_cell, scenarios
@@ -35,7 +35,8 @@ def main() -> None:
     reps = ap.parse_args().reps
     started = time.perf_counter()
     worst_cov, worst_fpr, met, misses = 1.0, 0.0, True, []
-    head = f"{'scenario':16} {'N':>4} {'cov':>6} {'dcov':>6} {'fpr':>6} {'no-verdict':>10} | {'MDE':>7} {'power':>6}"
+    head = f"{'scenario':16} {'N':>4} {'cov':>6} {'dcov':>6} {'fpr':>6} {'no-verdict':>10} | "
+    head += f"{'MDE':>7} {'power':>6}"
     print(head)
     print("-" * len(head))
     for name, s in scenarios().items():
@@ -93,7 +94,8 @@ def main() -> None:
         print("miss:", line)
     print(f"({time.perf_counter() - started:.1f} s, {reps} replications per cell)")
     print(
-        f"BENCH calibration worst_coverage={worst_cov:.4f} worst_fpr={worst_fpr:.4f} met={'yes' if met else 'no'}"
+        f"BENCH calibration worst_coverage={worst_cov:.4f} worst_fpr={worst_fpr:.4f} "
+        f"met={'yes' if met else 'no'}"
     )
 
 

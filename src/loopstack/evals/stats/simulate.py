@@ -277,10 +277,11 @@ def binary_exact(p: float, n: int, delta: float, confidence: float = 0.95) -> tu
     coverage = float(binom.pmf(ks, n, q)[(low <= q) & (q <= high)].sum())
     both = float(multivariate_normal(mean=[0, 0], cov=[[1, RHO], [RHO, 1]]).cdf([norm.ppf(p), norm.ppf(q)]))
     p_win, p_loss = q - both, p - both
-    w, l = np.meshgrid(ks, ks, indexing="ij")
-    ok = w + l <= n
-    w, l = w[ok], l[ok]
-    probs = multinomial.pmf(np.stack([w, l, n - w - l], 1), n, [p_win, p_loss, 1 - p_win - p_loss])
-    dlow, dhigh, _ = bonett_price_batch(w.astype(float), l.astype(float), n, confidence)
+    wins, losses = np.meshgrid(ks, ks, indexing="ij")
+    ok = wins + losses <= n
+    wins, losses = wins[ok], losses[ok]
+    cells = np.stack([wins, losses, n - wins - losses], 1)
+    probs = multinomial.pmf(cells, n, [p_win, p_loss, 1 - p_win - p_loss])
+    dlow, dhigh, _ = bonett_price_batch(wins.astype(float), losses.astype(float), n, confidence)
     diff_coverage = float(probs[(dlow <= delta) & (delta <= dhigh)].sum())
     return coverage, diff_coverage, float(probs[(dlow > 0) | (dhigh < 0)].sum())
