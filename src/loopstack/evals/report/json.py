@@ -33,6 +33,11 @@ def json_report(
         result, fail_on_regression=fail_on_regression, max_error_rate=max_error_rate, correction=correction
     )
     data = result.to_dict()
+    data["regressions"] = [
+        {"candidate_run": c.candidate.id, "score": name}
+        for c in result.comparisons
+        for name in c.regressions_under(correction)
+    ]
     data["exit_code"] = verdict.exit_code
     data["passed"] = verdict.passed
     data["gate"] = {

@@ -195,6 +195,8 @@ def paired_comparison(
         elif identical:
             low, high, p_value = identical_interval(n)
             method = test = "bounded"
+            if changed and changed < MIN_CHANGED_ITEMS:
+                withheld = _too_few_changed(changed)
         elif n < MIN_CONTINUOUS_ITEMS:
             low, high, p_value = NAN, NAN, NAN
             method, withheld = "none", TOO_FEW
