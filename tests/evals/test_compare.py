@@ -69,3 +69,38 @@ def test_compare_command_shows_both_outputs_side_by_side(tmp_path: Path) -> None
         "item_key": "i00", "epoch": 0, "scores": ["accuracy"],
         "baseline_output": "negative", "candidate_output": "positive", "candidate_error": None,
     }  # fmt: skip
+
+
+def test_the_ui_compare_page_says_worse_for_more_tokens(tmp_path: Path) -> None:
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from loopstack.ui import mount_ui
+
+    push_two_versions()
+
+    def answer(request: ModelRequest) -> str:
+        text = request.messages[-1].content
+        i = int(text.split("#")[-1])
+        words = (30 + i % 7) if text.startswith("Candidate") else (2 + i % 3)
+        return " ".join(["word"] * words)
+
+    get_model("mock/tokens", fn=answer)
+    rows = [{"id": f"i{i:02d}", "review": f"r #{i}", "expected": "x"} for i in range(40)]
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: t\ndataset: d.jsonl\nprompts: [triage@staging]\nmodels: [mock/tokens]\ncache: false\n"
+        "scorers:\n  - scorer: tokens\n"
+    )
+    result = evaluate(suite, baseline="production")
+    (c,) = result.comparisons
+    app = FastAPI()
+    mount_ui(app, get_store())
+    with TestClient(app, base_url="http://testserver") as client:
+        forward = client.get(f"/ui/compare?a={c.baseline.id}&b={c.candidate.id}").text
+        backward = client.get(f"/ui/compare?a={c.candidate.id}&b={c.baseline.id}").text
+    paired = forward.split('id="paired"')[1].split("</table>")[0]
+    assert '<span class="pill down">worse</span>' in paired and "better" not in paired
+    paired = backward.split('id="paired"')[1].split("</table>")[0]
+    assert '<span class="pill up">better</span>' in paired and "worse" not in paired

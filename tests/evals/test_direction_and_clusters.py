@@ -63,14 +63,15 @@ def test_more_tokens_is_a_regression_and_fewer_is_not(tmp_path: Path) -> None:
 
     def answer(request: ModelRequest) -> str:
         long = request.messages[-1].content.startswith("Long")
-        return " ".join(["word"] * (40 if long else 2))
+        i = int(request.messages[-1].content.split()[-1])
+        return " ".join(["word"] * ((40 + i % 7) if long else (2 + i % 3)))
 
     get_model("mock/verbose", fn=answer)
     path = _write(
         tmp_path,
         "dataset: data.jsonl\nprompts: [p@production, p@2]\nmodels: [mock/verbose]\ncache: false\n"
         "scorers:\n  - scorer: tokens\n",
-        _rows(),
+        _rows(40),
     )
     result = evaluate(path)
     (comparison,) = result.comparisons
@@ -83,7 +84,8 @@ def test_more_tokens_is_a_regression_and_fewer_is_not(tmp_path: Path) -> None:
     reverse, items = compare_stored_runs(repo, cand, base)
     assert reverse.regressions == [] and items == []
     forward, items = compare_stored_runs(repo, base, cand)
-    assert forward.regressions == ["tokens"] and len(items) == 20
+    assert forward.regressions == ["tokens"] and len(items) == 40
+    assert forward.verdict("tokens") == "worse" and reverse.verdict("tokens") == "better"
 
 
 def test_items_sharing_a_cluster_key_get_a_clustered_interval(tmp_path: Path) -> None:

@@ -28,12 +28,13 @@ def test_verdict_lists_each_failed_threshold_and_regression(tmp_path: Path) -> N
     strict = gate(result, fail_on_regression=True)
     assert strict.exit_code == EXIT_FAILED and not strict.passed
     assert strict.reasons == [
-        "threshold failed: triage@2 · mock/gate: accuracy mean 0.000 < 0.5",
+        "threshold failed: triage@2 · mock/gate: accuracy mean 0.000 is not >= 0.5",
         "regression: triage@2 · mock/gate: accuracy -1.000 (95% CI " + strict.reasons[1].split("(95% CI ")[1],
     ]
     assert strict.reasons[1].endswith("vs triage@1 · mock/gate")
     lenient = gate(result)
     assert lenient.reasons == strict.reasons[:1]
+    assert lenient.notes == strict.reasons[1:]  # the regression is still named, not gating
 
 
 def test_an_unchanged_candidate_passes(tmp_path: Path) -> None:

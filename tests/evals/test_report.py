@@ -54,7 +54,7 @@ def test_junit_has_one_testcase_per_scorer_threshold_and_comparison(regressed: o
     }
     assert cases[("triage@1 · mock/gate", "accuracy")].find("failure") is None
     failure = cases[("triage@2 · mock/gate", "accuracy")].find("failure")
-    assert failure is not None and "mean 0.000 < threshold 0.5" in (failure.get("message") or "")
+    assert failure is not None and "mean 0.000 is not ≥ 0.5" in (failure.get("message") or "")
     assert (
         cases[("triage@2 · mock/gate vs triage@1 · mock/gate", "accuracy regression")].find("failure")
         is not None

@@ -36,7 +36,7 @@ CONTINUOUS = [0.12, 0.55, 0.31, 0.98, 0.47, 0.66, 0.05, 0.73, 0.81, 0.29, 0.44, 
 
 
 def test_bootstrap_ci_is_scipys_seeded_bca_and_reproducible() -> None:
-    est = estimate(CONTINUOUS, seed=7, n_resamples=3000)
+    est = estimate(CONTINUOUS, seed=7, n_resamples=3000, method="bootstrap")
     direct = sps.bootstrap(
         (np.array(CONTINUOUS),), np.mean, n_resamples=3000, method="BCa", rng=np.random.default_rng(7)
     )
@@ -44,7 +44,7 @@ def test_bootstrap_ci_is_scipys_seeded_bca_and_reproducible() -> None:
     assert (est.ci_low, est.ci_high) == (direct.confidence_interval.low, direct.confidence_interval.high)
     assert est.mean == pytest.approx(np.mean(CONTINUOUS))
     assert est.ci_low < est.mean < est.ci_high
-    assert estimate(CONTINUOUS, seed=7, n_resamples=3000) == est
+    assert estimate(CONTINUOUS, seed=7, n_resamples=3000, method="bootstrap") == est
     assert est.std == pytest.approx(np.std(CONTINUOUS, ddof=1))
 
 
@@ -58,9 +58,64 @@ def test_clt_interval_is_the_t_interval() -> None:
     )
 
 
-def test_constant_scores_give_a_point_interval() -> None:
-    est = estimate([0.5, 0.5, 0.5])
-    assert (est.mean, est.ci_low, est.ci_high) == (0.5, 0.5, 0.5)
+def _hall_by_hand(y: np.ndarray, conf: float = 0.95) -> tuple[float, float, float]:
+    """Hall (1992): g(T) = T + g/(3 sqrt n) T^2 + g^2/(27 n) T^3 + g/(6 sqrt n), inverted by a root
+    search (independent of the closed-form inverse in the code)."""
+    from scipy.optimize import brentq
+
+    n = len(y)
+    m, s = y.mean(), y.std(ddof=1)
+    gam = ((y - m) ** 3).mean() / s**3
+    se = s / math.sqrt(n)
+
+    def g(t: float) -> float:
+        return t + gam / (3 * math.sqrt(n)) * t**2 + gam**2 / (27 * n) * t**3 + gam / (6 * math.sqrt(n))
+
+    q = sps.t.ppf(0.5 + conf / 2, n - 1)
+    t_hi = brentq(lambda t: g(t) - q, -50, 50)
+    t_lo = brentq(lambda t: g(t) + q, -50, 50)
+    return m - se * t_hi, m - se * t_lo, 2 * sps.t.sf(abs(g(m / se)), n - 1)
+
+
+def test_continuous_means_use_halls_skew_corrected_t() -> None:
+    from loopstack.evals.stats import skew_t_interval
+
+    y = np.array(CONTINUOUS) ** 3  # right-skewed
+    est = estimate(list(y))
+    low, high, p = _hall_by_hand(y)
+    assert est.method == "skew-t"
+    assert (est.ci_low, est.ci_high) == pytest.approx((low, high), rel=1e-9)
+    assert skew_t_interval(list(y))[2] == pytest.approx(p, rel=1e-9)
+    # skewed right: the interval reaches further above the mean than below it
+    assert est.ci_high - est.mean > est.mean - est.ci_low
+    # symmetric data: no correction, the plain t interval
+    sym = np.array([-2.0, -1, 0, 1, 2] * 2)
+    t_low, t_high = sps.t.interval(0.95, 9, loc=0, scale=sym.std(ddof=1) / math.sqrt(10))
+    assert (estimate(list(sym)).ci_low, estimate(list(sym)).ci_high) == pytest.approx((t_low, t_high))
+
+
+def test_too_few_continuous_items_get_no_interval() -> None:
+    est = estimate([0.1, 0.4, 0.3, 0.9])
+    assert est.method == "none" and math.isnan(est.ci_low)
+    assert est.note is not None and est.note.startswith("too few items for an interval")
+
+
+def test_constant_scores_never_give_a_zero_width_interval() -> None:
+    est = estimate([0.5] * 5)
+    assert est.mean == 0.5 and est.note == "all items identical" and est.method == "bounded"
+    # the Wilson interval of a 50% pass rate over 5 items bounds any [0, 1] score with mean 0.5
+    assert (est.ci_low, est.ci_high) == pytest.approx(_wilson_half(5))
+    assert estimate([120.0] * 12).note == "all items identical; an unbounded score gives no interval"
+    values = {f"q{i}": 1 for i in range(6)}
+    clustered = estimate(values, clusters={f"q{i}": "abc"[i // 2] for i in range(6)})
+    assert clustered.ci_high - clustered.ci_low > 0 and clustered.note == "all items identical"
+
+
+def _wilson_half(n: int) -> tuple[float, float]:
+    z = sps.norm.ppf(0.975)
+    centre = (0.5 + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(0.25 / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
 
 
 def test_epochs_are_averaged_per_item_first_and_errors_skipped() -> None:
@@ -68,7 +123,7 @@ def test_epochs_are_averaged_per_item_first_and_errors_skipped() -> None:
     assert per_item == {"a": pytest.approx(2 / 3), "b": 1.0, "d": 0.5}
     assert missing == 1
     est = estimate({"a": [True, False, True], "b": [True, True], "c": [None]})
-    assert (est.n, est.n_missing, est.method) == (2, 1, "bootstrap")  # 2/3 is not pass/fail any more
+    assert (est.n, est.n_missing, est.method) == (2, 1, "none")  # 2/3 is not pass/fail any more
     assert est.mean == pytest.approx((2 / 3 + 1) / 2)
     whole = estimate({"a": [True, True], "b": [False, False], "c": True})
     assert (whole.method, whole.n, whole.mean) == ("wilson", 3, pytest.approx(2 / 3))
@@ -128,10 +183,16 @@ def test_exact_mcnemar_matches_the_binomial_closed_form_and_scipy() -> None:
     base = {str(i): v for i, v in enumerate([1] * 20 + [1] * 1 + [0] * 9 + [0] * 10)}
     cand = {str(i): v for i, v in enumerate([1] * 20 + [0] * 1 + [1] * 9 + [0] * 10)}
     cmp = paired_comparison(base, cand)
-    assert (cmp.test, cmp.wins, cmp.losses, cmp.ties, cmp.n) == ("mcnemar-exact", 9, 1, 30, 40)
-    assert cmp.p_value == pytest.approx(2 * 11 / 1024)
+    assert (cmp.test, cmp.wins, cmp.losses, cmp.ties, cmp.n) == ("bonett-price", 9, 1, 30, 40)
+    # the p-value printed is the one inverted from the Bonett-Price interval beside it
+    p_win, p_loss = 10 / 42, 2 / 42
+    z = (p_win - p_loss) / math.sqrt((p_win + p_loss - (p_win - p_loss) ** 2) / 42)
+    assert cmp.p_value == pytest.approx(2 * sps.norm.sf(z))
     assert cmp.mean_diff == pytest.approx(8 / 40)
     assert cmp.method == "bonett-price" and cmp.ci_low > 0  # significant improvement
+    # 5 losses, 0 wins at N=48: p and interval agree (McNemar's p = 0.0625 beside "worse" was the bug)
+    five = paired_comparison({str(i): 1 for i in range(48)}, {str(i): int(i >= 5) for i in range(48)})
+    assert (five.ci_high < 0) == (five.p_value < 0.05)
 
 
 def test_paired_proportion_interval_by_hand_and_its_coverage() -> None:
@@ -160,19 +221,38 @@ def test_paired_proportion_interval_by_hand_and_its_coverage() -> None:
     assert 0.93 <= covered / trials <= 0.98
 
 
-def test_wilcoxon_and_paired_bootstrap_for_continuous_scores() -> None:
+def test_wilcoxon_and_bootstrap_still_match_scipy() -> None:
+    from loopstack.evals.stats import bootstrap_interval
+    from loopstack.evals.stats._paired import _wilcoxon
+
+    d = np.array([0.1, 0.05, -0.02, 0.12, 0.08, 0.0, 0.15, 0.03, 0.09, -0.01, 0.07, 0.11])
+    assert _wilcoxon(d)[1] == pytest.approx(sps.wilcoxon(d, zero_method="wilcox").pvalue)
+    direct = sps.bootstrap((d,), np.mean, n_resamples=2000, method="BCa", rng=np.random.default_rng(3))
+    assert bootstrap_interval(list(d), seed=3) == (
+        direct.confidence_interval.low,
+        direct.confidence_interval.high,
+    )
+
+
+def test_paired_continuous_scores_use_the_union_of_t_and_skew_corrected_t() -> None:
     base = dict(zip("abcdefghijkl", CONTINUOUS, strict=True))
     shifts = [0.1, 0.05, -0.02, 0.12, 0.08, 0.0, 0.15, 0.03, 0.09, -0.01, 0.07, 0.11]
     cand = {k: v + s for (k, v), s in zip(base.items(), shifts, strict=True)}
-    cmp = paired_comparison(base, cand, seed=3)
-    d = np.array([cand[k] - base[k] for k in base])
-    assert cmp.test == "wilcoxon"
-    assert cmp.p_value == pytest.approx(sps.wilcoxon(d, zero_method="wilcox").pvalue)
-    direct = sps.bootstrap((d,), np.mean, n_resamples=2000, method="BCa", rng=np.random.default_rng(3))
-    assert (cmp.ci_low, cmp.ci_high) == (direct.confidence_interval.low, direct.confidence_interval.high)
+    cmp = paired_comparison(base, cand)
+    d = np.round(np.array([cand[k] - base[k] for k in base]), 12)
+    test = sps.ttest_1samp(d, 0.0)
+    t_low, t_high = test.confidence_interval(0.95)
+    h_low, h_high, h_p = _hall_by_hand(d)
+    assert cmp.test == "paired-t"
+    assert cmp.ci_low == pytest.approx(min(t_low, h_low))
+    assert cmp.ci_high == pytest.approx(max(t_high, h_high))
+    assert cmp.p_value == pytest.approx(max(test.pvalue, h_p))
     assert (cmp.wins, cmp.ties, cmp.losses) == (9, 1, 2)
     assert cmp.mean_diff == pytest.approx(d.mean())
-    assert cmp.mde == pytest.approx((sps.norm.ppf(0.975) + sps.norm.ppf(0.8)) * d.std(ddof=1) / math.sqrt(12))
+    q = sps.t.ppf(0.975, 11) + sps.t.ppf(0.8, 11)  # t quantiles on n - 1 degrees of freedom
+    assert cmp.mde == pytest.approx(q * d.std(ddof=1) / math.sqrt(12))
+    # 12 changed items are too few for a continuous verdict that could promise its error rate
+    assert cmp.withheld is not None and "Bahadur" in cmp.withheld and not cmp.significant
 
 
 def test_a_clearly_worse_candidate_has_ci_high_below_zero() -> None:
@@ -213,7 +293,42 @@ def test_paired_differences_use_clustered_errors_with_shared_clusters() -> None:
     assert cmp.to_dict()["significant"] is False
 
 
-def test_a_constant_shift_is_not_called_identical() -> None:
+def test_a_constant_shift_is_not_called_identical_nor_given_a_point_interval() -> None:
     cmp = paired_comparison({"a": 0.5, "b": 0.25, "c": 0.0}, {"a": 0.75, "b": 0.5, "c": 0.25})
-    assert (cmp.mean_diff, cmp.ci_low, cmp.ci_high, cmp.wins) == (0.25, 0.25, 0.25, 3)
-    assert cmp.note == "every item changed by exactly +0.25" and not cmp.underpowered
+    assert (cmp.mean_diff, cmp.wins) == (0.25, 3)
+    assert cmp.ci_low < 0 < 0.25 < cmp.ci_high  # 3 items cannot prove a shift, however regular
+    assert cmp.note is not None and cmp.note.startswith(
+        "all items identical: every item changed by exactly +0.25"
+    )
+    assert cmp.withheld is not None  # 3 changed items cannot back a verdict
+    # five items all down by exactly 0.01 is not "worse"
+    five = paired_comparison({str(i): 0.5 for i in range(5)}, {str(i): 0.49 for i in range(5)})
+    assert five.ci_low < 0 < five.ci_high and not five.significant
+
+
+def test_epoch_order_and_float_noise_do_not_change_win_tie_loss() -> None:
+    a = paired_comparison({"x": [0.1, 0.2, 0.3]}, {"x": [0.3, 0.2, 0.1]})
+    b = paired_comparison({"x": [0.7, 0.1, 0.2]}, {"x": [0.3, 0.6, 0.1]})
+    assert (a.wins, a.ties, a.losses) == (0, 1, 0) and a.mean_diff == 0.0
+    assert (b.wins, b.ties, b.losses) == (0, 1, 0)
+
+
+def test_one_cluster_does_not_claim_every_item_changed_alike() -> None:
+    base = {f"q{i}": 0.5 for i in range(6)}
+    cand = {f"q{i}": 0.5 - 0.02 * i for i in range(6)}
+    cmp = paired_comparison(base, cand, clusters={k: "doc" for k in base})
+    assert cmp.note is not None and "only one cluster" in cmp.note and "exactly" not in cmp.note
+    assert cmp.withheld == "only one cluster" and not cmp.significant
+
+
+def test_clustered_mde_uses_t_with_g_minus_1_degrees_of_freedom() -> None:
+    rng = np.random.default_rng(4)
+    keys = [f"q{i}" for i in range(50)]
+    base = {k: float(v) for k, v in zip(keys, rng.random(50), strict=True)}
+    cand = {k: float(v) for k, v in zip(keys, rng.random(50), strict=True)}
+    clusters = {k: str(i // 5) for i, k in enumerate(keys)}
+    cmp = paired_comparison(base, cand, clusters=clusters)
+    d = [cand[k] - base[k] for k in keys]
+    se = clustered_se(d, [clusters[k] for k in keys])
+    assert cmp.mde == pytest.approx((sps.t.ppf(0.975, 9) + sps.t.ppf(0.8, 9)) * se)
+    assert cmp.p_value == pytest.approx(2 * sps.t.sf(abs(np.mean(d) / se), 9))

@@ -74,6 +74,20 @@ def _write(path: str | None, text: str) -> None:
 )
 @click.option("--baseline", metavar="LABEL", help="Compare every candidate with the prompt version at LABEL.")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 2 when a scorer is significantly worse.")
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Exit 3 when more than this fraction of a run's items errored (default: any).",
+)
+@click.option(
+    "--correction",
+    type=click.Choice(["holm", "bonferroni", "none"]),
+    default="holm",
+    show_default=True,
+    help="Family-wise correction across scorers for --fail-on-regression.",
+)
 @click.option("--split", help="Only items of this split (overrides the suite).")
 @click.option("--limit", type=int, help="Only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
@@ -89,6 +103,8 @@ def run_cmd(
     models: tuple[str, ...],
     baseline: str | None,
     fail_on_regression: bool,
+    max_error_rate: float,
+    correction: str,
     split: str | None,
     limit: int | None,
     as_json: bool,
@@ -121,18 +137,20 @@ def run_cmd(
                 console=err,
             )
         )
-    code = result.exit_code(fail_on_regression=fail_on_regression)
-    json_text = json_report(result, fail_on_regression=fail_on_regression)
+    fail, rate, corr = fail_on_regression, max_error_rate, correction
+    code = result.exit_code(fail_on_regression=fail, max_error_rate=rate, correction=corr)
+    json_text = json_report(result, fail_on_regression=fail, max_error_rate=rate, correction=corr)
     _write(json_path, json_text)
-    _write(junit_path, junit_report(result, fail_on_regression=fail_on_regression))
+    _write(junit_path, junit_report(result, fail_on_regression=fail, max_error_rate=rate, correction=corr))
     if html_path:
         repo = RunRepository(get_store())
         items = {r.run.id: repo.items(r.run.id) for r in result.runs}
-        _write(html_path, html_report(result, items, fail_on_regression=fail_on_regression))
+        html = html_report(result, items, fail_on_regression=fail, max_error_rate=rate, correction=corr)
+        _write(html_path, html)
     if as_json:
         click.echo(json_text)
     else:
-        print_result(result, Console(), fail_on_regression=fail_on_regression)
+        print_result(result, Console(), fail_on_regression=fail, max_error_rate=rate, correction=corr)
     ctx.exit(code)
 
 

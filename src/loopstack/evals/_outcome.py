@@ -10,8 +10,17 @@ from typing import Any
 
 from loopstack.errors import NotFound
 from loopstack.evals.scorers import scorer_spec
-from loopstack.evals.stats import Estimate, PairedComparison, estimate, paired_comparison
-from loopstack.store.runs import RunItemRecord, RunRecord, RunRepository
+from loopstack.evals.stats import (
+    Estimate,
+    PairedComparison,
+    Verdict,
+    bonferroni,
+    estimate,
+    holm,
+    paired_comparison,
+    verdict,
+)
+from loopstack.store.runs import RunItemRecord, RunRecord
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,14 @@ class RunSummary:
     scores: dict[str, ScoreSummary] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
     mean_latency_ms: float | None = None
+    n_errored: int = 0
+    """Items with an error of their own or on any scorer (the gate's error rate counts these)."""
+    error_causes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Cause (exception name, or ``scorer NAME``) -> (items, the first message)."""
+
+    @property
+    def error_rate(self) -> float:
+        return self.n_errored / self.n_items if self.n_items else 0.0
 
     def __getitem__(self, name: str) -> ScoreSummary:
         try:
@@ -89,10 +106,6 @@ class RunSummary:
         except KeyError:
             known = ", ".join(self.scores) or "none"
             raise KeyError(f"no scorer {name!r} in run {self.run.label} (scorers: {known})") from None
-
-    @property
-    def thresholds_passed(self) -> bool:
-        return all(s.threshold.passed for s in self.scores.values() if s.threshold is not None)
 
     def to_dict(self) -> dict[str, Any]:
         r = self.run
@@ -110,6 +123,12 @@ class RunSummary:
             "n_errors": self.n_errors,
             "cost": self.cost,
             "mean_latency_ms": self.mean_latency_ms,
+            "n_errored": self.n_errored,
+            "error_rate": self.error_rate,
+            "errors": [
+                {"cause": cause, "count": count, "first_message": message}
+                for cause, (count, message) in self.error_causes.items()
+            ],
             "scores": {k: v.to_dict() for k, v in self.scores.items()},
             "metrics": self.metrics,
         }
@@ -125,16 +144,42 @@ class RunComparison:
     directions: dict[str, bool] = field(default_factory=dict)
     """Scorer name -> higher is better (see ``score_direction``)."""
 
+    def higher_is_better(self, name: str) -> bool:
+        return score_direction(name, self.directions)
+
+    def adjusted_p(self, correction: str = "holm") -> dict[str, float]:
+        """Scorer -> p-value adjusted for the family of scorers that can back a verdict (``holm``
+        controls the family-wise error rate under any dependence; ``bonferroni``; ``none``)."""
+        family = [
+            n for n, c in self.scores.items() if c.n > 0 and c.withheld is None and c.p_value == c.p_value
+        ]
+        raw = [self.scores[n].p_value for n in family]
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+        adjusted = (
+            holm(raw) if correction == "holm" else bonferroni(raw) if correction == "bonferroni" else raw
+        )
+        return dict(zip(family, adjusted, strict=True))
+
+    def verdict(self, name: str, correction: str | None = None) -> Verdict:
+        """The verdict for the user on ``name`` (direction-aware); with ``correction``, significance
+        is judged on the family-wise adjusted p-value, as the gate does."""
+        p_adj = self.adjusted_p(correction).get(name) if correction else None
+        return verdict(self.scores[name], self.higher_is_better(name), p_adjusted=p_adj)
+
+    def regressions_under(self, correction: str = "holm") -> list[str]:
+        """Scorers significantly worse for the user after the family-wise ``correction``."""
+        return [n for n in self.scores if self.verdict(n, correction) == "worse"]
+
     @property
     def regressions(self) -> list[str]:
-        """Scorers whose paired difference is significantly worse: CI entirely below 0 (or entirely
-        above 0 for a scorer where lower is better)."""
-        return [name for name, c in self.scores.items() if c.n > 0 and self.is_regression(name, c)]
+        """Scorers significantly worse for the user, Holm-adjusted across the scorers (the gate's rule)."""
+        return self.regressions_under(DEFAULT_CORRECTION)
 
-    def is_regression(self, name: str, c: PairedComparison) -> bool:
-        if score_direction(name, self.directions):
-            return c.ci_high < 0
-        return c.ci_low > 0
+    @property
+    def withheld(self) -> list[str]:
+        """Scorers on which no verdict can be backed (too few items, too few changed, one cluster)."""
+        return [n for n, c in self.scores.items() if c.n > 0 and c.withheld is not None]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,9 +187,19 @@ class RunComparison:
             "baseline": self.baseline.label,
             "candidate_run": self.candidate.id,
             "candidate": self.candidate.label,
-            "scores": {k: v.to_dict() for k, v in self.scores.items()},
+            "scores": {
+                k: {**v.to_dict(), "verdict": self.verdict(k), "higher_is_better": self.higher_is_better(k)}
+                for k, v in self.scores.items()
+            },
             "regressions": self.regressions,
+            "correction": DEFAULT_CORRECTION,
+            "p_adjusted": self.adjusted_p(DEFAULT_CORRECTION),
         }
+
+
+#: Family-wise corrections the gate offers across a comparison's scorers (docs/ci.md).
+CORRECTIONS = ("holm", "bonferroni", "none")
+DEFAULT_CORRECTION = "holm"
 
 
 def score_values(items: list[RunItemRecord]) -> dict[str, dict[str, list[float | None]]]:
@@ -196,10 +251,36 @@ def _thresholds(run: RunRecord) -> dict[str, tuple[float, str]]:
     return out
 
 
+def _error_causes(items: list[RunItemRecord]) -> tuple[int, dict[str, tuple[int, str]]]:
+    """(items with any error, cause -> (count, first message)). An item error's cause is its
+    exception name (the text before the first colon); a scorer error is ``scorer NAME``."""
+    causes: dict[str, tuple[int, str]] = {}
+    errored = 0
+
+    def add(cause: str, message: str) -> None:
+        count, first = causes.get(cause, (0, message))
+        causes[cause] = (count + 1, first)
+
+    for it in items:
+        failed = False
+        if it.error is not None:
+            head = it.error.split(":", 1)[0].strip()
+            add(head if head and " " not in head and len(head) < 60 else "error", it.error)
+            failed = True
+        else:
+            for s in it.scores:
+                if s.error is not None:
+                    add(f"scorer {s.name}", s.error)
+                    failed = True
+        errored += failed
+    return errored, causes
+
+
 def summarize(run: RunRecord, items: list[RunItemRecord], metrics: dict[str, float | None]) -> RunSummary:
     """Per-scorer estimates for one run from its stored items."""
     thresholds = _thresholds(run)
     errors = sum(1 for it in items if it.error is not None)
+    errored, causes = _error_causes(items)
     latencies = [it.latency_ms for it in items if it.latency_ms is not None and not it.cached]
     summary = RunSummary(
         run=run,
@@ -208,6 +289,8 @@ def summarize(run: RunRecord, items: list[RunItemRecord], metrics: dict[str, flo
         cost=sum(it.cost or 0.0 for it in items),
         metrics=metrics,
         mean_latency_ms=sum(latencies) / len(latencies) if latencies else None,
+        n_errored=errored,
+        error_causes=causes,
     )
     directions = scorer_directions(run)
     clusters = clusters_of(items)
@@ -229,7 +312,10 @@ def summarize(run: RunRecord, items: list[RunItemRecord], metrics: dict[str, flo
             nan = float("nan")
             est = Estimate(nan, nan, nan, 0, "none")
             summary.scores[name] = ScoreSummary(
-                name, est, errors, ThresholdCheck(name, limit, on, nan, False)
+                name,
+                est,
+                errors,
+                ThresholdCheck(name, limit, on, nan, False, score_direction(name, directions)),
             )
     return summary
 
@@ -251,17 +337,11 @@ def compare(
     return out
 
 
-def compare_runs(repo: RunRepository, baseline_id: str, candidate_id: str) -> RunComparison:
-    """Load two stored runs and compare them."""
-    a = repo.get(baseline_id)
-    b = repo.get(candidate_id)
-    return compare(a, repo.items(a.id), b, repo.items(b.id))
-
-
 #: Exit codes of ``loopstack eval`` (documented in docs/ci.md).
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_FAILED = 2
+EXIT_ERRORS = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -317,16 +397,21 @@ class EvalResult:
             out.extend((r, s.threshold) for s in r.scores.values() if s.threshold and not s.threshold.passed)
         return out
 
-    def exit_code(self, *, fail_on_regression: bool = False) -> int:
-        """0 pass; 2 a threshold failed (or, when asked, a significant regression); 130 interrupted.
+    def exit_code(
+        self,
+        *,
+        fail_on_regression: bool = False,
+        max_error_rate: float = 0.0,
+        correction: str = DEFAULT_CORRECTION,
+    ) -> int:
+        """The exit code of ``loopstack.evals.gate.gate`` (the one place the verdict is computed):
+        0 pass; 2 a threshold failed (or, when asked, a significant regression); 3 too many items
+        errored; 130 interrupted."""
+        from loopstack.evals.gate import gate
 
-        See ``loopstack.evals.gate`` for the verdict with its reasons.
-        """
-        if self.interrupted:
-            return EXIT_INTERRUPTED
-        if self.failed_thresholds or (fail_on_regression and self.regressions):
-            return EXIT_FAILED
-        return EXIT_OK
+        return gate(
+            self, fail_on_regression=fail_on_regression, max_error_rate=max_error_rate, correction=correction
+        ).exit_code
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -67,6 +67,19 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             for p in pairs
             if only == "all" or (only == "changed" and p.changed) or (only == "regressions" and p.regressed)
         ]
+        from loopstack.evals.report._fmt import verdict_class
+
+        verdicts = {name: comparison.verdict(name) for name in comparison.scores}
+        classes = {name: verdict_class(v) for name, v in verdicts.items()}
         return render(
-            request, "compare.html", c=comparison, pairs=shown[:500], counts=counts, only=only, a=a, b=b
+            request,
+            "compare.html",
+            c=comparison,
+            verdicts=verdicts,
+            classes=classes,
+            pairs=shown[:500],
+            counts=counts,
+            only=only,
+            a=a,
+            b=b,
         )

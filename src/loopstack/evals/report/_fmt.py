@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from loopstack.evals.stats import PairedComparison
+from loopstack.evals.stats._verdict import SHORT, STYLE
 
 
 def num(value: float | None, digits: int = 3) -> str:
@@ -38,12 +38,16 @@ def p_value(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def verdict(c: PairedComparison) -> str:
-    """``better`` / ``worse`` when the CI excludes zero, else ``no significant difference``."""
-    if c.n == 0:
-        return "no paired items"
-    if c.ci_low > 0:
-        return "better"
-    if c.ci_high < 0:
-        return "worse"
-    return "no significant difference"
+def threshold_rule(on: str, threshold: float, higher_is_better: bool) -> str:
+    """``mean ≥ 0.8`` for a higher-is-better scorer, ``mean ≤ 900`` for latency, cost, TER."""
+    return f"{on} {'≥' if higher_is_better else '≤'} {threshold:g}"
+
+
+def short_verdict(v: str) -> str:
+    """The verdict as a table cell (``n.s.``, ``no verdict``)."""
+    return SHORT.get(v, v)
+
+
+def verdict_class(v: str) -> str:
+    """``better`` / ``worse`` / ``muted``: the colour every report gives a verdict."""
+    return STYLE.get(v, "muted")

@@ -12,7 +12,7 @@ from typing import Any
 from jinja2 import Environment
 
 from loopstack.evals._outcome import EvalResult
-from loopstack.evals.report._fmt import ci, num, p_value, signed, signed_ci, verdict
+from loopstack.evals.report._fmt import ci, num, p_value, signed, signed_ci, threshold_rule, verdict_class
 from loopstack.store.runs import RunItemRecord
 
 _TEMPLATE = Path(__file__).with_name("report.html.j2")
@@ -39,6 +39,8 @@ def html_report(
     items: dict[str, list[RunItemRecord]] | None = None,
     *,
     fail_on_regression: bool = False,
+    max_error_rate: float = 0.0,
+    correction: str = "holm",
 ) -> str:
     """The report as one HTML document; ``items`` (run id -> stored items) adds per-item tables."""
     runs = []
@@ -50,12 +52,13 @@ def html_report(
             if s.threshold is not None:
                 cls = "pass" if s.threshold.passed else "fail"
                 verdict_text = "pass" if s.threshold.passed else "FAIL"
-                th = f"{s.threshold.on} ≥ {s.threshold.threshold:g}: {verdict_text}"
+                rule = threshold_rule(s.threshold.on, s.threshold.threshold, s.threshold.higher_is_better)
+                th = f"{rule}: {verdict_text}"
             rows.append(
                 {
                     "name": s.name,
                     "mean": num(s.mean),
-                    "ci": ci(s.ci_low, s.ci_high),
+                    "ci": ci(s.ci_low, s.ci_high) + (f" ({s.estimate.note})" if s.estimate.note else ""),
                     "n": s.n,
                     "errors": s.errors,
                     "threshold": th,
@@ -77,6 +80,7 @@ def html_report(
                 "dataset": f"{r.config.get('dataset')}",
                 "git_sha": (r.git_sha or "–")[:12],
                 "rows": rows,
+                "errors": [f"{n} × {cause}: {msg}" for cause, (n, msg) in summary.error_causes.items()],
                 "items": [_item_row(it) for it in (items or {}).get(r.id, [])],
             }
         )
@@ -84,7 +88,7 @@ def html_report(
     for c in result.comparisons:
         crow = []
         for name, p in c.scores.items():
-            v = verdict(p)
+            v = c.verdict(name)
             crow.append(
                 {
                     "name": name,
@@ -95,15 +99,24 @@ def html_report(
                     "p": p_value(p.p_value),
                     "wtl": f"{p.wins}/{p.ties}/{p.losses}",
                     "verdict": v,
-                    "verdict_class": {"better": "better", "worse": "worse"}.get(v, "muted"),
+                    "verdict_class": verdict_class(v),
                 }
             )
-        warnings = [f"{n}: {p.note}" for n, p in c.scores.items() if p.underpowered and p.note]
+        warnings = [
+            f"{n}: {p.note}" for n, p in c.scores.items() if (p.underpowered or p.withheld) and p.note
+        ]
         comparisons.append(
             {"candidate": c.candidate.label, "baseline": c.baseline.label, "rows": crow, "warnings": warnings}
         )
-    code = result.exit_code(fail_on_regression=fail_on_regression)
-    status = {0: "passed", 2: "FAILED (threshold or regression)", 130: "interrupted"}.get(code, str(code))
+    code = result.exit_code(
+        fail_on_regression=fail_on_regression, max_error_rate=max_error_rate, correction=correction
+    )
+    status = {
+        0: "passed",
+        2: "FAILED (threshold or regression)",
+        3: "FAILED (items errored)",
+        130: "interrupted",
+    }.get(code, str(code))
     env = Environment(autoescape=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
     return template.render(result=result, runs=runs, comparisons=comparisons, status=status)

@@ -19,8 +19,31 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def json_report(result: EvalResult, *, fail_on_regression: bool = False) -> str:
-    """The result as JSON text (NaN becomes null), with the exit code the gate would return."""
+def json_report(
+    result: EvalResult,
+    *,
+    fail_on_regression: bool = False,
+    max_error_rate: float = 0.0,
+    correction: str = "holm",
+) -> str:
+    """The result as JSON text (NaN becomes null), with the gate's exit code, reasons and notes."""
+    from loopstack.evals.gate import gate
+
+    verdict = gate(
+        result, fail_on_regression=fail_on_regression, max_error_rate=max_error_rate, correction=correction
+    )
     data = result.to_dict()
-    data["exit_code"] = result.exit_code(fail_on_regression=fail_on_regression)
+    data["regressions"] = [
+        {"candidate_run": c.candidate.id, "score": name}
+        for c in result.comparisons
+        for name in c.regressions_under(correction)
+    ]
+    data["exit_code"] = verdict.exit_code
+    data["passed"] = verdict.passed
+    data["gate"] = {
+        "reasons": verdict.reasons,
+        "notes": verdict.notes,
+        "max_error_rate": max_error_rate,
+        "correction": correction,
+    }
     return _json.dumps(jsonable(data), indent=2, default=str)

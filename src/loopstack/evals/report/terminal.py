@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary
-from loopstack.evals.report._fmt import ci, num, p_value, signed, signed_ci, verdict
+from loopstack.evals.report._fmt import (
+    ci,
+    num,
+    p_value,
+    short_verdict,
+    signed,
+    signed_ci,
+    threshold_rule,
+    verdict_class,
+)
 from loopstack.store.runs import RunItemRecord
 
 
@@ -27,13 +36,21 @@ def run_table(summary: RunSummary) -> Table:
     if has_threshold:
         table.add_column("threshold", justify="right")
     for s in summary.scores.values():
-        row = [escape(s.name), num(s.mean), ci(s.ci_low, s.ci_high), str(s.n)]
+        interval = ci(s.ci_low, s.ci_high)
+        if s.estimate.note:
+            interval = (
+                f"{interval} [dim]({escape(s.estimate.note)})[/dim]"
+                if interval != "–"
+                else (f"[dim]{escape(s.estimate.note)}[/dim]")
+            )
+        row = [escape(s.name), num(s.mean), interval, str(s.n)]
         row.append(f"[red]{s.errors}[/red]" if s.errors else "0")
         if has_threshold:
             th = ""
             if s.threshold is not None:
                 mark = "[green]pass[/green]" if s.threshold.passed else "[red]FAIL[/red]"
-                th = f"{s.threshold.on} ≥ {s.threshold.threshold:g} {mark}"
+                rule = threshold_rule(s.threshold.on, s.threshold.threshold, s.threshold.higher_is_better)
+                th = f"{rule} {mark}"
             row.append(th)
         table.add_row(*row)
     for name, value in summary.metrics.items():
@@ -57,9 +74,9 @@ def comparison_table(c: RunComparison) -> Table:
     ]:
         table.add_column(col, justify=just, no_wrap=col != "scorer")  # type: ignore[arg-type]
     for name, p in c.scores.items():
-        v = verdict(p)
-        style = {"better": "green", "worse": "red"}.get(v, "dim")
-        short = {"no significant difference": "n.s."}.get(v, v)
+        v = c.verdict(name)
+        style = {"better": "green", "worse": "red"}.get(verdict_class(v), "dim")
+        short = short_verdict(v)
         table.add_row(
             escape(name),
             num(p.baseline_mean, 2),
@@ -86,7 +103,12 @@ def _power_warning(c: RunComparison) -> str | None:
 
 
 def print_result(
-    result: EvalResult, console: Console | None = None, *, fail_on_regression: bool = False
+    result: EvalResult,
+    console: Console | None = None,
+    *,
+    fail_on_regression: bool = False,
+    max_error_rate: float = 0.0,
+    correction: str = "holm",
 ) -> None:
     """Print every run's table, every comparison, MDE warnings and the verdict."""
     console = console or Console()
@@ -98,36 +120,46 @@ def print_result(
         if summary.mean_latency_ms is not None:
             extra += f" · mean latency {summary.mean_latency_ms:.0f} ms"
         console.print(f"  [dim]{extra}[/dim]")
+        for cause, (count, message) in summary.error_causes.items():
+            console.print(f"  [red]{count} × {escape(cause)}:[/red] {escape(message)}", soft_wrap=True)
     for c in result.comparisons:
         console.print()
         console.print(comparison_table(c))
         warning = _power_warning(c)
         if warning:
             console.print(f"[yellow]{warning}[/yellow]")
-        console.print("[dim]n.s. = the 95% CI of the difference includes 0[/dim]")
+        console.print(
+            "[dim]n.s. = the 95% CI of the difference includes 0; better/worse are for the user "
+            "(lower latency or cost is better)[/dim]"
+        )
+        for name, p in c.scores.items():
+            if p.withheld:
+                console.print(f"[yellow]no verdict on {escape(name)}:[/yellow] {escape(p.withheld)}")
     console.print()
-    _print_verdict(result, console, fail_on_regression)
+    _print_verdict(result, console, fail_on_regression, max_error_rate, correction)
 
 
-def _print_verdict(result: EvalResult, console: Console, fail_on_regression: bool) -> None:
+def _print_verdict(
+    result: EvalResult, console: Console, fail_on_regression: bool, max_error_rate: float, correction: str
+) -> None:
     from loopstack.evals.gate import gate
 
-    verdict = gate(result, fail_on_regression=fail_on_regression)
+    verdict = gate(
+        result, fail_on_regression=fail_on_regression, max_error_rate=max_error_rate, correction=correction
+    )
     if result.interrupted:
         console.print(f"[yellow]Interrupted.[/yellow] {escape(verdict.reasons[0])}", soft_wrap=True)
         return
     for reason in verdict.reasons:
-        console.print(f"[red]✗ {escape(reason)}[/red]")
-    if not fail_on_regression:
-        for c, name in result.regressions:
-            p = c.scores[name]
-            console.print(
-                f"[yellow]regression (not gating without --fail-on-regression):[/yellow] "
-                f"{escape(c.candidate.label)}: {escape(name)} {signed(p.mean_diff)} "
-                f"(95% CI {signed_ci(p.ci_low, p.ci_high)})"
-            )
+        console.print(f"[red]✗ {escape(reason)}[/red]", soft_wrap=True)
+    for note in verdict.notes:
+        if note.startswith("regression"):
+            note = f"{note} (not gating without --fail-on-regression)"
+        console.print(f"[yellow]{escape(note)}[/yellow]", soft_wrap=True)
     if verdict.passed:
         console.print("[green]✓ passed[/green]")
+    else:
+        console.print(f"[red]✗ failed (exit {verdict.exit_code})[/red]")
 
 
 def print_comparison_items(

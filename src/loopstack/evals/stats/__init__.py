@@ -1,11 +1,14 @@
 """Honest numbers for evals: per-scorer means with CIs and paired comparisons between runs.
 
 ``estimate(values)`` -> ``Estimate`` (mean, ci_low, ci_high, n, method ...);
-``paired_comparison(baseline, candidate)`` -> ``PairedComparison`` (mean_diff + CI, paired test,
-win/tie/loss, minimum detectable effect). ``values`` map item key -> score or per-epoch scores.
+``paired_comparison(baseline, candidate)`` -> ``PairedComparison`` (mean_diff + CI, the p-value
+inverted from it, win/tie/loss, minimum detectable effect); ``verdict(comparison, higher_is_better)``
+-> better/worse for the user. ``values`` map item key -> score or per-epoch scores. The methods and
+their simulated calibration: docs/statistics.md.
 """
 
 from loopstack.evals.stats._estimate import (
+    MIN_CONTINUOUS_ITEMS,
     ItemValues,
     bootstrap_interval,
     clustered_se,
@@ -15,7 +18,16 @@ from loopstack.evals.stats._estimate import (
     t_interval,
     wilson_interval,
 )
+from loopstack.evals.stats._intervals import (
+    bonferroni,
+    holm,
+    paired_t_interval,
+    skew_t_interval,
+    t_test_interval,
+)
 from loopstack.evals.stats._paired import (
+    MIN_CHANGED_ITEMS,
+    bonett_price_test,
     mcnemar_exact,
     minimum_detectable_effect,
     paired_comparison,
@@ -23,9 +35,20 @@ from loopstack.evals.stats._paired import (
     paired_values,
 )
 from loopstack.evals.stats._results import Estimate, PairedComparison
+from loopstack.evals.stats._verdict import Verdict, verdict
 
 __all__ = [
+    "MIN_CHANGED_ITEMS",
+    "MIN_CONTINUOUS_ITEMS",
     "Estimate",
+    "Verdict",
+    "bonett_price_test",
+    "bonferroni",
+    "holm",
+    "paired_t_interval",
+    "skew_t_interval",
+    "t_test_interval",
+    "verdict",
     "ItemValues",
     "PairedComparison",
     "bootstrap_interval",

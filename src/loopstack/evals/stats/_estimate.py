@@ -1,9 +1,11 @@
 """One run, one scorer: the mean over items and its confidence interval.
 
 Epochs are averaged per item first (an item run three times is one observation, not three), then the
-interval matches the data: Wilson for pass/fail, a seeded bootstrap for continuous scores, and a
-cluster-robust standard error when items share a cluster key (several questions about one document
-are not independent evidence).
+interval matches the data: Wilson for pass/fail, Hall's skew-corrected t for continuous scores (chosen
+by simulation, see docs/statistics.md), and a cluster-robust standard error when items share a cluster
+key (several questions about one document are not independent evidence). Fewer than
+``MIN_CONTINUOUS_ITEMS`` continuous scores get no interval ("too few items for an interval"); identical
+scores on the [0, 1] scale get the widest interval any [0, 1] distribution allows, never a point.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import numpy as np
 from loopstack.evals.stats._results import Estimate
 
 Kind = Literal["auto", "binary", "continuous"]
-Method = Literal["auto", "wilson", "bootstrap", "clt", "clustered"]
+Method = Literal["auto", "wilson", "skew-t", "bootstrap", "clt", "clustered"]
 #: item key -> one value, or one value per epoch. ``None``/NaN values (errored scores) are skipped.
 ItemValues = Mapping[str, Any]
 
 NAN = float("nan")
+#: Fewer continuous (non pass/fail) items than this get no interval and no verdict.
+MIN_CONTINUOUS_ITEMS = 10
+TOO_FEW = f"too few items for an interval (a continuous score needs at least {MIN_CONTINUOUS_ITEMS})"
+IDENTICAL = "all items identical"
 
 
 def _usable(value: Any) -> float | None:
@@ -44,8 +50,8 @@ def reduce_epochs(values: ItemValues | Sequence[Any]) -> tuple[dict[str, float],
     for key, raw in mapping.items():
         epochs = raw if isinstance(raw, list | tuple | np.ndarray) else [raw]
         usable = [u for u in (_usable(v) for v in epochs) if u is not None]
-        if usable:
-            out[key] = sum(usable) / len(usable)
+        if usable:  # fsum is exactly rounded: the order of the epochs cannot change the mean
+            out[key] = math.fsum(usable) / len(usable)
         else:
             missing += 1
     return out, missing
@@ -176,7 +182,7 @@ def estimate(
     n = len(y)
     if n == 0:
         return Estimate(NAN, NAN, NAN, 0, "none", confidence, n_missing=missing, binary=binary)
-    mean = sum(y) / n
+    mean = math.fsum(y) / n
     std = float(np.std(y, ddof=1)) if n > 1 else NAN
     labels = item_clusters(keys, clusters)
     whole = all(v in (0.0, 1.0) for v in y)
@@ -187,9 +193,12 @@ def estimate(
         elif binary and whole:
             chosen = "wilson"
         else:
-            chosen = "bootstrap"
+            chosen = "skew-t"
     se = std / math.sqrt(n) if n > 1 else NAN
     n_clusters: int | None = None
+    note: str | None = None
+    identical = n > 1 and min(y) == max(y)
+    bounded = all(0.0 <= v <= 1.0 for v in y)
     if chosen == "wilson":
         if not whole:
             raise ValueError("the Wilson interval needs pass/fail values (0/1 per item)")
@@ -199,10 +208,23 @@ def estimate(
         n_clusters = len(set(cl))
         se = clustered_se(y, cl)
         low, high = t_interval(mean, se, n_clusters - 1, confidence)
+        if identical:
+            low, high, chosen, note = _identical(mean, n_clusters, bounded, confidence)
+        elif n_clusters < 2:
+            note = "only one cluster: no interval is possible across clusters"
     elif chosen == "clt":
         low, high = t_interval(mean, se, n - 1, confidence)
     elif chosen == "bootstrap":
         low, high = bootstrap_interval(y, confidence=confidence, seed=seed, n_resamples=n_resamples)
+    elif chosen == "skew-t":
+        from loopstack.evals.stats._intervals import skew_t_interval
+
+        if identical:
+            low, high, chosen, note = _identical(mean, n, bounded, confidence)
+        elif n < MIN_CONTINUOUS_ITEMS:
+            low, high, chosen, note = NAN, NAN, "none", TOO_FEW
+        else:
+            low, high, _ = skew_t_interval(y, confidence)
     else:
         raise ValueError(f"unknown CI method {method!r}")
     if n < 2 and chosen != "wilson":
@@ -219,4 +241,15 @@ def estimate(
         n_clusters=n_clusters,
         n_missing=missing,
         binary=binary and whole,
+        note=note,
     )
+
+
+def _identical(value: float, n: int, bounded: bool, confidence: float) -> tuple[float, float, str, str]:
+    """Every item scored ``value``: on [0, 1] the widest interval any [0, 1] score allows, else none."""
+    if not bounded:
+        return NAN, NAN, "none", f"{IDENTICAL}; an unbounded score gives no interval"
+    from loopstack.evals.stats._intervals import bounded_identical_interval
+
+    low, high = bounded_identical_interval(value, n, 0.0, 1.0, confidence)
+    return low, high, "bounded", IDENTICAL

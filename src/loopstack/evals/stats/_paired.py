@@ -2,8 +2,13 @@
 
 Pairing removes the item-difficulty variance both runs share, so a paired comparison detects
 differences an unpaired one cannot. Pass/fail data uses the Bonett-Price interval for paired
-proportions and the exact McNemar test on discordant pairs; continuous data a seeded paired
-bootstrap and the Wilcoxon signed-rank test; clustered items a cluster-robust t interval.
+proportions; continuous data the union of the t and Hall's skew-corrected t interval on the paired
+differences; clustered items a cluster-robust (CR1) t(G-1) interval. Every p-value is the test inverted
+from the interval printed beside it, so "worse" never sits next to p > 0.05. Continuous comparisons on
+fewer than ``MIN_CHANGED_ITEMS`` changed items print an interval but no verdict: no test of a mean can
+promise its error rate on so few values of an arbitrary distribution (Bahadur & Savage, 1956).
+``mcnemar_exact`` and ``_wilcoxon`` remain for callers and for the reference tests; the printed path
+does not use them.
 """
 
 from __future__ import annotations
@@ -15,15 +20,16 @@ from typing import Any
 import numpy as np
 
 from loopstack.evals.stats._estimate import (
+    IDENTICAL,
+    MIN_CONTINUOUS_ITEMS,
     NAN,
+    TOO_FEW,
     ItemValues,
     Kind,
-    bootstrap_interval,
     clustered_se,
     is_binary,
     item_clusters,
     reduce_epochs,
-    t_interval,
 )
 from loopstack.evals.stats._results import PairedComparison
 
@@ -59,14 +65,43 @@ def paired_proportion_interval(
     return max(-1.0, diff - half), min(1.0, diff + half)
 
 
-def minimum_detectable_effect(sd_diff: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+#: A continuous paired verdict needs at least this many items whose score changed.
+MIN_CHANGED_ITEMS = 30
+#: Differences are rounded to this many decimals before counting wins, ties and losses, so float
+#: noise (0.1 + 0.2 - 0.3) is a tie, not a loss.
+GRID_DECIMALS = 12
+
+
+def minimum_detectable_effect(
+    sd_diff: float, n: int, *, alpha: float = 0.05, power: float = 0.8, df: int | None = None
+) -> float:
     """Smallest true mean difference a paired two-sided test detects with ``power`` at ``alpha``:
-    ``(z_{1-alpha/2} + z_{power}) * sd_diff / sqrt(n)``."""
+    ``(q_{1-alpha/2} + q_{power}) * sd_diff / sqrt(n)`` with normal quantiles, or Student t quantiles
+    on ``df`` degrees of freedom when given (``G - 1`` for clustered items, ``n - 1`` otherwise)."""
     if n < 1 or math.isnan(sd_diff):
         return NAN
+    if df is None:
+        from scipy.stats import norm
+
+        return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd_diff / math.sqrt(n))
+    if df < 1:
+        return NAN
+    from scipy.stats import t
+
+    return float((t.ppf(1 - alpha / 2, df) + t.ppf(power, df)) * sd_diff / math.sqrt(n))
+
+
+def bonett_price_test(wins: int, losses: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The Bonett-Price interval and the p-value inverted from it (the adjusted Wald z test)."""
     from scipy.stats import norm
 
-    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd_diff / math.sqrt(n))
+    low, high = paired_proportion_interval(wins, losses, n, confidence)
+    p_win = (wins + 1) / (n + 2)
+    p_loss = (losses + 1) / (n + 2)
+    diff = p_win - p_loss
+    se = math.sqrt(max(0.0, p_win + p_loss - diff * diff) / (n + 2))
+    p = float(2 * norm.sf(abs(diff) / se)) if se > 0 else 1.0
+    return low, high, p
 
 
 def paired_comparison(
@@ -87,6 +122,12 @@ def paired_comparison(
     difference worth detecting, on the score's own scale; when the minimum detectable effect at 80%
     power exceeds it, ``underpowered`` is true and ``note`` says so in words.
     """
+    from loopstack.evals.stats._intervals import (
+        bounded_identical_interval,
+        paired_t_interval,
+        t_inverted,
+    )
+
     base, _ = reduce_epochs(baseline)
     cand, _ = reduce_epochs(candidate)
     keys = [k for k in base if k in cand]
@@ -94,7 +135,7 @@ def paired_comparison(
     binary = kind == "binary" or (kind == "auto" and is_binary(baseline) and is_binary(candidate))
     b = np.array([base[k] for k in keys], dtype=float)
     c = np.array([cand[k] for k in keys], dtype=float)
-    d = c - b
+    d = np.round(c - b, GRID_DECIMALS)
     wins = int((d > tie_tolerance).sum())
     losses = int((d < -tie_tolerance).sum())
     ties = n - wins - losses
@@ -102,56 +143,91 @@ def paired_comparison(
     if n == 0:
         return PairedComparison(
             NAN, NAN, NAN, 0, "none", "none", NAN, 0, 0, 0, NAN, NAN, NAN, True,
-            "no items were scored in both runs", confidence, None, binary,
+            "no items were scored in both runs", confidence, None, binary, "no paired items",
         )  # fmt: skip
-    mean_diff = float(d.mean())
+    mean_diff = float(np.round(math.fsum(d) / n, GRID_DECIMALS))
     whole = bool(np.isin(b, (0.0, 1.0)).all() and np.isin(c, (0.0, 1.0)).all())
     binary = binary and whole
+    bounded = bool(((b >= 0) & (b <= 1) & (c >= 0) & (c <= 1)).all())
     labels = item_clusters(keys, clusters)
     n_clusters: int | None = None
     alpha = 1 - confidence
     sd = float(d.std(ddof=1)) if n > 1 else NAN
+    identical = n > 1 and bool((d == d[0]).all())
+    changed = int((d != 0).sum())
+    notes: list[str] = []
+    withheld: str | None = None
+    df: int | None = n - 1
+
+    def identical_interval(count: int) -> tuple[float, float, float]:
+        if not bounded:
+            return NAN, NAN, NAN
+        lo, hi = bounded_identical_interval(mean_diff, count, -1.0, 1.0, confidence)
+        return lo, hi, 1.0 if lo <= 0 <= hi else 0.0
 
     if labels is not None:
         n_clusters = len(set(labels))
+        df = n_clusters - 1
         se = clustered_se(list(d), labels)
-        low, high = t_interval(mean_diff, se, n_clusters - 1, confidence)
-        method = "clustered"
+        method, test = "clustered", "clustered-t"
+        if identical:
+            low, high, p_value = identical_interval(n_clusters)
+        else:
+            low, high, p_value = t_inverted(mean_diff, se, n_clusters - 1, confidence)
         sd_for_power = se * math.sqrt(n) if not math.isnan(se) else NAN
+        if n_clusters < 2:
+            notes.append("only one cluster: no interval is possible across clusters")
+            withheld = "only one cluster"
+        elif not binary and changed < MIN_CHANGED_ITEMS and not identical:
+            withheld = _too_few_changed(changed)
     elif binary:
-        low, high = paired_proportion_interval(wins, losses, n, confidence)
-        method = "bonett-price"
+        low, high, p_value = bonett_price_test(wins, losses, n, confidence)
+        method, test = "bonett-price", "bonett-price"
+        df = None
         # Under no true difference var(d) = discordance rate; with none observed, assume one
         # discordant pair rather than claim the runs could never differ.
         sd_for_power = math.sqrt(max(wins + losses, 1) / n)
     else:
-        low, high = bootstrap_interval(list(d), confidence=confidence, seed=seed, n_resamples=n_resamples)
-        method = "bootstrap"
+        method, test = "paired-t", "paired-t"
         sd_for_power = sd
+        if n < 2:
+            low, high, p_value = NAN, NAN, NAN
+        elif identical:
+            low, high, p_value = identical_interval(n)
+            method = test = "bounded"
+            if changed and changed < MIN_CHANGED_ITEMS:
+                withheld = _too_few_changed(changed)
+        elif n < MIN_CONTINUOUS_ITEMS:
+            low, high, p_value = NAN, NAN, NAN
+            method, withheld = "none", TOO_FEW
+        else:
+            low, high, p_value = paired_t_interval(list(d), confidence)
+            if changed < MIN_CHANGED_ITEMS:
+                withheld = _too_few_changed(changed)
 
-    if binary:
-        test, p_value = "mcnemar-exact", mcnemar_exact(wins, losses)
-    else:
-        test, p_value = _wilcoxon(d)
-
-    mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha)
-    notes: list[str] = []
+    mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha, df=df)
     underpowered = n < 2 or math.isnan(mde) or mde > min_effect
     if n < 2:
         notes.append(f"only {n} paired item; no interval is possible")
-    elif (math.isnan(mde) or sd_for_power == 0) and not d.any():
-        notes.append("the two runs scored every item identically; the data cannot bound a difference")
+        withheld = withheld or "too few items"
+    elif identical and mean_diff == 0:
+        notes.append(f"{IDENTICAL}: the two runs scored every item identically")
         underpowered = True
-    elif math.isnan(mde) or sd_for_power == 0:
-        notes.append(f"every item changed by exactly {mean_diff:+.3g}")
-        underpowered = False
-    elif underpowered:
+    elif identical:
+        notes.append(f"{IDENTICAL}: every item changed by exactly {mean_diff:+.3g}")
+    elif withheld == TOO_FEW:
+        notes.append(TOO_FEW)
+    elif underpowered and not math.isnan(mde):
         notes.append(
             f"N={n} can only reliably detect differences of {mde:.3g} or more "
             f"(80% power, alpha {alpha:.2g}); smaller ones, such as {min_effect:g}, may go unnoticed"
         )
+    if withheld and withheld not in (TOO_FEW, "too few items", "only one cluster"):
+        notes.append(f"cannot back a verdict: {withheld}")
     if dropped:
         notes.append(f"{dropped} item(s) scored in only one run were left out")
+    if identical and math.isnan(low):
+        withheld = withheld or f"{IDENTICAL} on an unbounded score"
     return PairedComparison(
         mean_diff=mean_diff,
         ci_low=low,
@@ -167,10 +243,18 @@ def paired_comparison(
         candidate_mean=float(c.mean()),
         mde=mde,
         underpowered=underpowered,
-        note="; ".join(notes) or None,
+        note="; ".join(dict.fromkeys(notes)) or None,
         confidence=confidence,
         n_clusters=n_clusters,
         binary=binary,
+        withheld=withheld,
+    )
+
+
+def _too_few_changed(changed: int) -> str:
+    return (
+        f"only {changed} item(s) changed; a continuous verdict needs {MIN_CHANGED_ITEMS}, and no test "
+        "of a mean can promise its error rate on fewer (Bahadur & Savage, 1956)"
     )
 
 

@@ -17,9 +17,11 @@ def _clean(value: Any) -> Any:
 class Estimate:
     """A scorer's mean over items with a confidence interval.
 
-    ``method`` names how the interval was computed: ``wilson`` (pass/fail), ``bootstrap`` (seeded
-    percentile bootstrap over items), ``clt`` (normal approximation), ``clustered`` (cluster-robust CR1
-    standard error, when items share a cluster key), or ``none`` (fewer than two items).
+    ``method`` names how the interval was computed: ``wilson`` (pass/fail), ``skew-t`` (Student's t
+    with Hall's skewness correction, continuous scores), ``clustered`` (cluster-robust CR1 standard
+    error with t(G-1), when items share a cluster key), ``bounded`` (every item identical on the [0, 1]
+    scale: the widest interval a [0, 1] score allows), or ``none`` (no interval; ``note`` says why).
+    ``bootstrap`` (seeded BCa) and ``clt`` (plain t) are only used when asked for by name.
     """
 
     mean: float
@@ -36,6 +38,8 @@ class Estimate:
     n_missing: int = 0
     """Items with no usable value (every epoch errored or non-numeric), left out of the mean."""
     binary: bool = False
+    note: str | None = None
+    """Why there is no interval, or that every item scored the same."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN becomes ``None``)."""
@@ -46,7 +50,9 @@ class Estimate:
 class PairedComparison:
     """Candidate minus baseline on the items both runs scored, with a CI, a paired test and power.
 
-    A gate fails when ``ci_high < 0``: the candidate is worse with the stated confidence.
+    Whether that is better or worse for the user depends on the scorer's direction: ask
+    ``loopstack.evals.stats.verdict(comparison, higher_is_better)``, the one function every report,
+    the UI and the gate use.
     """
 
     mean_diff: float
@@ -54,9 +60,11 @@ class PairedComparison:
     ci_high: float
     n: int
     method: str
-    """How the CI was computed: ``bonett-price`` (paired pass/fail), ``bootstrap``, ``clustered``."""
+    """How the CI was computed: ``bonett-price`` (paired pass/fail), ``paired-t`` (union of the t and
+    skew-corrected t intervals), ``clustered`` (CR1, t(G-1)), ``bounded`` (every item changed by the
+    same amount) or ``none``."""
     test: str
-    """The paired test: ``mcnemar-exact``, ``wilcoxon`` or ``none``."""
+    """The test behind ``p_value``, inverted from the same interval (they always agree)."""
     p_value: float
     wins: int
     """Items where the candidate scored higher than the baseline."""
@@ -65,17 +73,20 @@ class PairedComparison:
     baseline_mean: float
     candidate_mean: float
     mde: float
-    """Minimum detectable effect at 80% power and alpha 0.05 for this N and the observed spread."""
+    """Minimum detectable effect at 80% power and alpha 0.05 for this N and the observed spread
+    (t quantiles on n-1, or G-1 clustered, degrees of freedom)."""
     underpowered: bool
     note: str | None = None
     confidence: float = 0.95
     n_clusters: int | None = None
     binary: bool = False
+    withheld: str | None = None
+    """Why no verdict can be backed (too few items or changed items, one cluster), else ``None``."""
 
     @property
     def significant(self) -> bool:
-        """The CI excludes zero."""
-        return self.ci_low > 0 or self.ci_high < 0
+        """The CI excludes zero and a verdict can be backed."""
+        return self.withheld is None and (self.ci_low > 0 or self.ci_high < 0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN becomes ``None``), plus ``significant``."""
