@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -27,10 +28,14 @@ _SINCE = {
 
 def filters_from(request: Request) -> _queries.TraceFilters:
     """Trace filters from the query string (the names the filter form uses)."""
+    return parse_filters(request.query_params)
+
+
+def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
+    """Trace filters from query parameters (also what ``loopstack queue add --filter`` takes)."""
     from loopstack.store import utcnow
     from loopstack.store.environments import check_environment
 
-    q = request.query_params
     start = opt_time(q.get("start"), "start")
     since = q.get("since")
     if start is None and since in _SINCE:
