@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from loopstack.prompts import PromptRegistry
 from loopstack.store import Store
+from loopstack.store.annotations import AnnotationQueueRepository
 from loopstack.store.datasets import DatasetItem, DatasetRepository
 from loopstack.store.tables import annotation_queue, scores
-from loopstack.store.annotations import AnnotationQueueRepository
 from ui.helpers import add_prompt_versions, add_runs, add_trace
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from loopstack.store import Store, utcnow
-from loopstack.store.tables import annotation_queue, scores
 from loopstack.store.annotations import AnnotationQueueRepository, LockLost, Target
+from loopstack.store.tables import annotation_queue, scores
 from ui.helpers import add_runs, add_trace
 
 
@@ -70,7 +70,6 @@ def test_skip_hands_the_next_item_and_releases_the_lock(store: Store) -> None:
 
 def test_judging_a_run_item_scores_that_item(store: Store) -> None:
     repo = AnnotationQueueRepository(store)
-    pid = repo.project_id
     a, _ = add_runs(store)
     with store.read() as conn:
         from loopstack.store.tables import run_items
