@@ -70,3 +70,10 @@ async def test_malformed_requests_are_4xx(client: httpx.AsyncClient, store: Stor
     assert (await client.get("/api/queue?limit=99999999999999999999999", headers=h)).status_code == 422
     assert (await client.post("/api/queue", json={"trace_ids": [t]})).status_code == 401
     assert (await client.get("/api/queue", headers=h)).json()["items"] == []
+
+
+async def test_nul_and_oversized_names_are_400_not_500(client: httpx.AsyncClient, store: Store) -> None:
+    h = {"authorization": f"Bearer {create_key(store, 'a', 'alpha')[0]}"}
+    assert (await client.get("/api/queue", params={"queue": "a\x00b"}, headers=h)).status_code == 400
+    resp = await client.post("/api/queue", json={"trace_ids": ["\x00" * 32], "span_ids": ["\x00"]}, headers=h)
+    assert resp.status_code == 200 and len(resp.json()["rejected"]) == 2

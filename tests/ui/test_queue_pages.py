@@ -73,3 +73,15 @@ def test_the_add_form_refuses_another_origin(client, store: Store, project_id: s
     )
     assert resp.status_code == 403
     assert _queued(store) == []
+
+
+def test_odd_queue_and_item_names_are_4xx(client, store: Store, project_id: str) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/ui/annotate/a%00b").status_code == 400
+    assert client.get("/ui/annotate/default?after=%00").status_code == 200
+    origin = {"origin": "http://testserver"}
+    judged = client.post("/ui/annotate/default/%00", data={"verdict": "accept"}, headers=origin)
+    assert judged.status_code == 404
+    skipped = client.post(
+        "/ui/annotate/default/%00", data={"verdict": "next"}, headers=origin, follow_redirects=False
+    )
+    assert skipped.status_code == 303

@@ -83,6 +83,11 @@ def check_queue_name(queue: str) -> str:
     return name
 
 
+def _storable_id(value: str | None) -> bool:
+    """Whether ``value`` can be an item id at all (PostgreSQL refuses NUL characters in a query)."""
+    return bool(value) and len(value or "") <= 64 and "\x00" not in (value or "")
+
+
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -225,7 +230,7 @@ class AnnotationQueueRepository:
         """Items of the project (of one queue, one status), oldest first, without their texts."""
         where: list[Any] = [aq.c.project_id == self.project_id]
         if queue is not None:
-            where.append(aq.c.queue == queue)
+            where.append(aq.c.queue == check_queue_name(queue))
         if status is not None:
             where.append(aq.c.status == status)
         with self.store.read() as conn:
@@ -250,6 +255,8 @@ class AnnotationQueueRepository:
         )
 
     def _load(self, conn: Connection, item_id: str) -> QueueItem:
+        if not _storable_id(item_id):
+            raise NotFound(f"annotation item {item_id!r} not found")
         row = (
             conn.execute(select(aq).where(aq.c.project_id == self.project_id, aq.c.id == item_id))
             .mappings()
@@ -287,6 +294,7 @@ class AnnotationQueueRepository:
 
     def claim_next(self, queue: str, reviewer: str, *, after: str | None = None) -> QueueItem | None:
         """Lock and return the reviewer's current item, else the oldest free one (after ``after``)."""
+        queue = check_queue_name(queue)
         for _ in range(5):  # lose a race -> try the next candidate
             now = utcnow()
             with self.store.write() as conn:
@@ -305,7 +313,7 @@ class AnnotationQueueRepository:
                         .where(base, self._claimable(reviewer, now))
                         .order_by(aq.c.created_at, aq.c.id)
                     )
-                    if after:
+                    if after and _storable_id(after):
                         ref = conn.execute(select(aq.c.created_at, aq.c.id).where(aq.c.id == after)).first()
                         if ref is not None:
                             later = free.where(
@@ -330,6 +338,8 @@ class AnnotationQueueRepository:
 
     def release(self, item_id: str, reviewer: str) -> None:
         """Give an item back to the queue (a skip)."""
+        if not _storable_id(item_id):
+            return
         with self.store.write() as conn:
             conn.execute(
                 update(aq)

@@ -73,7 +73,10 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
     @router.get("/annotate/{queue}", response_class=HTMLResponse, name="ui_annotate_queue")
     def review(request: Request, queue: str) -> HTMLResponse:
         r, reviewer = repo(request), ctx.author(request)
-        item = r.claim_next(queue, reviewer, after=opt_str(request.query_params.get("after")))
+        try:
+            item = r.claim_next(queue, reviewer, after=opt_str(request.query_params.get("after"), 64))
+        except LoopstackError as exc:
+            raise _fail(exc) from None
         counts = r.counts().get(queue, _EMPTY)
         return render(request, "annotate_item.html", queue=queue, item=item, counts=counts, reviewer=reviewer)
 
