@@ -45,10 +45,17 @@ def test_add_by_id_skips_a_bad_one_and_lists(store: Store) -> None:
     code, out = run("queue", "add", "--trace", a, "--queue", "triage")
     assert code == 0 and "1 already in the queue" in out
     assert len(_rows(store)) == 2
+    with store.read() as conn:
+        from loopstack.store.spans import get_trace_spans
+
+        span_id = next(s["span_id"] for s in get_trace_spans(conn, pid, a) if s["parent_span_id"])
+    code, out = run("queue", "add", "--span", f"{a}:{span_id}", "--span", f"{b}:{span_id}", "--queue", "s")
+    assert code == 1 and "Added 1 to queue 's'" in out and f"Skipped {span_id}: span" in out
+    assert ("s", "span", span_id) in _rows(store)
     code, out = run("queue", "list", "--queue", "triage", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["counts"] == {"triage": {"pending": 2, "locked": 0, "done": 0}}
+    assert data["counts"]["triage"] == {"pending": 2, "locked": 0, "done": 0}
     assert sorted(i["target_id"] for i in data["items"]) == sorted([a, b])
     code, out = run("queue", "list")
     assert code == 0 and "triage" in out

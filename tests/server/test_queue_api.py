@@ -34,13 +34,17 @@ async def test_a_bad_id_rejects_that_item_not_the_batch(client: httpx.AsyncClien
         ("span", "x"),
     ]
     assert "not found in project 'alpha'" in body["rejected"][1]["error"]
+    pair = [{"trace_id": good, "span_id": span_id}, {"trace_id": foreign, "span_id": span_id}]
+    by_trace = await client.post("/api/queue", json={"queue": "other", "spans": pair}, headers=as_a)
+    assert [a["id"] for a in by_trace.json()["added"]] == [span_id]
+    assert "not found" in by_trace.json()["rejected"][0]["error"]  # that span is not in that trace
     again = (
         await client.post("/api/queue", json={"queue": "triage", "trace_ids": [good]}, headers=as_a)
     ).json()
     assert again["added"] == [] and again["already_queued"] == [{"target_type": "trace", "id": good}]
 
     listed = (await client.get("/api/queue?queue=triage", headers=as_a)).json()
-    assert listed["counts"] == {"triage": {"pending": 2, "locked": 0, "done": 0}}
+    assert listed["counts"]["triage"] == {"pending": 2, "locked": 0, "done": 0}
     assert sorted(i["target_id"] for i in listed["items"]) == sorted([good, span_id])
     assert all(i["status"] == "pending" for i in listed["items"])
     # The other project sees none of it.

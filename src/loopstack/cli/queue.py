@@ -64,7 +64,13 @@ def _filters(texts: tuple[str, ...]) -> Any:
 
 @queue.command()
 @click.option("--trace", "trace_ids", multiple=True, metavar="TRACE_ID", help="A trace to add (repeatable).")
-@click.option("--span", "span_ids", multiple=True, metavar="SPAN_ID", help="A span to add (repeatable).")
+@click.option(
+    "--span",
+    "span_ids",
+    multiple=True,
+    metavar="[TRACE_ID:]SPAN_ID",
+    help="A span to add, as TRACE_ID:SPAN_ID or SPAN_ID (repeatable).",
+)
 @click.option(
     "--filter",
     "filter_texts",
@@ -112,7 +118,9 @@ def add(
             click.echo(f"No traces match {' '.join(filter_texts)}; nothing added.")
             return
     targets = [Target("trace", t.strip().lower()) for t in trace_ids]
-    targets += [Target("span", s.strip().lower()) for s in span_ids]
+    for ref in span_ids:  # TRACE_ID:SPAN_ID is one index lookup; a bare SPAN_ID searches the project
+        trace_part, _, span_part = ref.strip().lower().rpartition(":")
+        targets.append(Target("span", span_part, trace_part or None))
     result = repo.add(targets, queue=queue_name)
     if as_json:
         click.echo(

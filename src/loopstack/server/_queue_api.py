@@ -23,14 +23,24 @@ _BAD: dict[int | str, dict[str, Any]] = {
 }
 
 
+class SpanRef(BaseModel):
+    """A span with its trace (found with one index lookup; a bare span id searches the project)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(max_length=200)
+    span_id: str = Field(max_length=200)
+
+
 class QueueAdd(BaseModel):
-    """Traces and spans to put on one queue (at most 1,000 ids in all)."""
+    """Traces and spans to put on one queue (at most 1,000 of each kind)."""
 
     model_config = ConfigDict(extra="forbid")
 
     queue: str = Field("default", min_length=1, max_length=200)
     trace_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=1000)
     span_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=1000)
+    spans: list[SpanRef] = Field(default_factory=list, max_length=1000)
 
 
 class Rejected(BaseModel):
@@ -61,6 +71,7 @@ async def add_to_queue(request: Request, project: ProjectDep, body: QueueAdd) ->
 
     targets = [Target("trace", t.strip().lower()) for t in body.trace_ids]
     targets += [Target("span", s.strip().lower()) for s in body.span_ids]
+    targets += [Target("span", s.span_id.strip().lower(), s.trace_id.strip().lower()) for s in body.spans]
 
     def run() -> QueueAddResult:
         repo = AnnotationQueueRepository(request.app.state.store, project.name)

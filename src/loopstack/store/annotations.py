@@ -42,10 +42,15 @@ class LockLost(InvalidInput):
 
 @dataclass(frozen=True)
 class Target:
-    """What to put on a queue: a trace, one span, or one eval run item, by id."""
+    """What to put on a queue: a trace, one span, or one eval run item, by id.
+
+    A span's ``trace_id``, when known, makes finding it one index lookup instead of a search of the
+    project's spans.
+    """
 
     target_type: str
     target_id: str
+    trace_id: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -174,11 +179,14 @@ class AnnotationQueueRepository:
         if kind == "span":
             if not _SPAN_ID.match(tid):
                 raise InvalidInput(f"span id must be 16 hex characters, not {tid!r}")
-            found = conn.execute(
-                select(spans.c.trace_id)
-                .where(spans.c.project_id == self.project_id, spans.c.span_id == tid)
-                .limit(1)
-            ).scalar()
+            query = select(spans.c.trace_id).where(
+                spans.c.project_id == self.project_id, spans.c.span_id == tid
+            )
+            if target.trace_id is not None:
+                if not _TRACE_ID.match(target.trace_id):
+                    raise InvalidInput(f"trace id must be 32 hex characters, not {target.trace_id!r}")
+                query = query.where(spans.c.trace_id == target.trace_id)
+            found = conn.execute(query.limit(1)).scalar()
             if found is None:
                 raise InvalidInput(f"span {tid} not found in project {self.project!r}")
             return str(found)
