@@ -38,6 +38,7 @@ COST = "loopstack.cost_usd"
 CACHE_HIT = "loopstack.cache_hit"
 PROMPT_NAME = "loopstack.prompt.name"
 PROMPT_VERSION = "loopstack.prompt.version"
+PROMPT_VARIABLES = "loopstack.prompt.variables"  # JSON object: the variables a prompt was rendered with
 SESSION_ID = "loopstack.session_id"
 USER_ID = "loopstack.user_id"
 TAGS = "loopstack.tags"

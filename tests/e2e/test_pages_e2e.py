@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from loopstack.prompts import PromptRegistry
 from loopstack.store import Store
+from loopstack.store.annotations import AnnotationQueueRepository
 from loopstack.store.datasets import DatasetItem, DatasetRepository
 from loopstack.store.tables import annotation_queue, scores
-from loopstack.ui._queue import enqueue
 from ui.helpers import add_prompt_versions, add_runs, add_trace
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +88,7 @@ def test_annotate_three_items_with_the_keyboard(
     pid = e2e_store.project_id("default")
     traces = [add_trace(e2e_store, pid, name=f"t{i}", output=f"answer {i}") for i in range(4)]
     for t in traces:
-        enqueue(e2e_store, pid, target_type="trace", target_id=t, trace_id=t, queue="triage-review")
+        AnnotationQueueRepository(e2e_store).add_one("trace", t, queue="triage-review")
     page.goto(f"{live_server.url}/ui/annotate")
     page.locator("input[name=reviewer]").fill("alice")
     page.get_by_role("button", name="Save name").click()

@@ -108,6 +108,8 @@ def _check_generation(row: dict[str, Any], *, output: str = "Billing") -> None:
     assert "I was charged twice" in row["input"]
     assert row["output"] == output
     assert row["attributes"]["gen_ai.request.temperature"] == 0
+    # The variables the prompt was rendered with, so "Add to dataset" can store them as the item's input.
+    assert json.loads(row["attributes"]["loopstack.prompt.variables"]) == {"review": "I was charged twice"}
 
 
 @pytest.mark.usefixtures("traced")

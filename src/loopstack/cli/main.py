@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "keys": ("loopstack.cli.keys", "keys", "Create, list and revoke the server's API keys."),
     "run": ("loopstack.cli.run", "run", "Send a prompt to a model and stream the answer."),
     "models": ("loopstack.cli.models", "models", "List providers, known model strings and prices."),
+    "queue": ("loopstack.cli.queue", "queue", "Add traces and spans to annotation queues, list them."),
 }
 
 

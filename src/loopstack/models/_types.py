@@ -41,6 +41,8 @@ class ModelRequest(BaseModel):
     """``json`` asks the provider for a JSON object (OpenAI ``json_object``; others via instructions)."""
     prompt_name: str | None = None
     prompt_version: int | None = None
+    prompt_variables: dict[str, Any] | None = None
+    """The variables the prompt was rendered with (recorded on the call's span, not sent to the model)."""
     epoch: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
@@ -54,6 +56,9 @@ class ModelRequest(BaseModel):
                 version = getattr(messages, "prompt_version", None)
                 if version is not None and data.get("prompt_version") is None:
                     data["prompt_version"] = version
+                variables = getattr(messages, "prompt_variables", None)
+                if variables and data.get("prompt_variables") is None:
+                    data["prompt_variables"] = dict(variables)
             if isinstance(messages, str):
                 data = {**data, "messages": [{"role": "user", "content": messages}]}
         return data

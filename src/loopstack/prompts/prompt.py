@@ -12,16 +12,25 @@ class PromptMessages(list[dict[str, str]]):
     """Rendered chat messages that remember which prompt version produced them.
 
     A plain ``list`` of ``{"role", "content"}`` dicts (pass it to any chat client); instrumentation reads
-    ``prompt_name`` and ``prompt_version`` to attribute the model call to the prompt version.
+    ``prompt_name`` and ``prompt_version`` to attribute the model call to the prompt version, and
+    ``prompt_variables`` (what it was rendered with) so a traced call can become a dataset item.
     """
 
     prompt_name: str
     prompt_version: int
+    prompt_variables: dict[str, Any]
 
-    def __init__(self, messages: list[dict[str, str]], prompt_name: str, prompt_version: int) -> None:
+    def __init__(
+        self,
+        messages: list[dict[str, str]],
+        prompt_name: str,
+        prompt_version: int,
+        variables: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(messages)
         self.prompt_name = prompt_name
         self.prompt_version = prompt_version
+        self.prompt_variables = dict(variables or {})
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,7 @@ class Prompt:
             except JinjaTemplateError as exc:
                 raise TemplateError(f"prompt {self.ref}: messages[{i}]: {exc}") from None
             rendered.append({"role": m["role"], "content": content})
-        return PromptMessages(rendered, self.name, self.version)
+        return PromptMessages(rendered, self.name, self.version, variables)
 
     def _undefined(self, given: dict[str, Any], exc: Exception) -> TemplateError:
         given_text = ", ".join(sorted(given)) or "nothing"

@@ -61,6 +61,9 @@ def _start(kwargs: dict[str, Any]) -> Span:
             attrs[sc.PROMPT_NAME] = str(name)
         if isinstance(version, int):
             attrs[sc.PROMPT_VERSION] = version
+        variables = getattr(messages, "prompt_variables", None)
+        if variables:
+            attrs[sc.PROMPT_VARIABLES] = state.capture.text(dict(variables))
         if messages is not None:
             attrs[sc.INPUT] = state.capture.text(list(messages))
         span.set_attributes(attrs)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from loopstack import semconv as sc
 from loopstack.errors import NotFound
 from loopstack.store import Store
 from loopstack.store.datasets import DatasetItem, DatasetRepository, PushResult
+from loopstack.store.scores import list_scores
 
 
 def dataset_names(store: Store, project: str) -> list[str]:
@@ -30,20 +32,79 @@ def span_input(text: str | None) -> dict[str, Any]:
     return {"input": text or ""}
 
 
+#: Attributes a model-call span may carry the prompt's template variables in (ours, then OpenInference's).
+VARIABLE_KEYS = (sc.PROMPT_VARIABLES, "llm.prompt_template.variables")
+
+
+@dataclass(frozen=True)
+class AddedSpan:
+    """What "add to dataset" stored: where the item's input and expected output came from."""
+
+    result: PushResult
+    input_from: str  # "variables" (the prompt's template variables) | "input" (the span's own input)
+    expected_from: str  # "given" | "correction" (a human correction) | "output" (the span's output)
+
+
+def prompt_variables(span: dict[str, Any]) -> dict[str, Any] | None:
+    """The template variables the span's prompt was rendered with, when the call recorded them."""
+    attrs = span.get("attributes") or {}
+    for key in VARIABLE_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        if isinstance(value, dict) and value:
+            return value
+    return None
+
+
+def human_correction(store: Store, project_id: str, span: dict[str, Any]) -> str | None:
+    """The newest human correction of this span, else of its trace as a whole."""
+    with store.read() as conn:
+        found = list_scores(conn, project_id, trace_id=span["trace_id"], name="correction", data_type="text")
+    for wanted in (span["span_id"], None):
+        for row in found:  # newest first
+            if row["span_id"] == wanted and row["string_value"] and row["source"] == "human":
+                return str(row["string_value"])
+    return None
+
+
 def add_span_to_dataset(
     store: Store, project: str, dataset: str, span: dict[str, Any], *, expected: str | None = None
-) -> PushResult:
-    """Add ``span`` to ``dataset`` (created if new) as an item linked to its trace and span."""
+) -> AddedSpan:
+    """Add ``span`` to ``dataset`` (created if new) as an item linked to its trace and span.
+
+    The item's input is the prompt's template variables when the call recorded them (else the span's
+    input: its JSON object, or its chat messages as ``messages``); its expected output is ``expected``
+    when given, else the newest human correction, else the span's output.
+    """
+    repo = DatasetRepository(store, project)
     meta = {k: span[k] for k in ("model", "prompt_name", "prompt_version") if span.get(k) is not None}
+    variables = prompt_variables(span)
+    correction = None if expected is not None else human_correction(store, repo.project_id, span)
     item = DatasetItem(
         key=f"span-{span['span_id']}",
-        input=span_input(span.get("input")),
-        expected=expected if expected is not None else span.get("output"),
+        input=variables if variables is not None else span_input(span.get("input")),
+        expected=expected
+        if expected is not None
+        else correction
+        if correction is not None
+        else span.get("output"),
         metadata=meta,
         source_trace_id=span["trace_id"],
         source_span_id=span["span_id"],
     )
-    return DatasetRepository(store, project).add_items(dataset, [item])
+    return AddedSpan(
+        result=repo.add_items(dataset, [item]),
+        input_from="variables" if variables is not None else "input",
+        expected_from="given"
+        if expected is not None
+        else "correction"
+        if correction is not None
+        else "output",
+    )
 
 
 def find_item(store: Store, project: str, dataset: str, key: str) -> DatasetItem:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -32,10 +34,14 @@ _SINCE = {
 
 def filters_from(request: Request) -> _queries.TraceFilters:
     """Trace filters from the query string (the names the filter form uses)."""
+    return parse_filters(request.query_params)
+
+
+def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
+    """Trace filters from query parameters (also what ``loopstack queue add --filter`` takes)."""
     from loopstack.store import utcnow
     from loopstack.store.environments import check_environment
 
-    q = request.query_params
     start = opt_time(q.get("start"), "start")
     since = q.get("since")
     if start is None and since in _SINCE:
@@ -201,7 +207,10 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             raise HTTPException(404, f"span {span_id} not found in trace {trace_id}")
         expected = opt_str(str(form.get("expected") or ""), 1_000_000)
         try:
-            add_span_to_dataset(store, ctx.project(request).name, dataset, rows[0], expected=expected)
+            added = add_span_to_dataset(store, ctx.project(request).name, dataset, rows[0], expected=expected)
         except LoopstackError as exc:
             raise HTTPException(400, str(exc)) from None
-        return RedirectResponse(f"{PREFIX}/traces/{trace_id}?span={span_id}&added={dataset}", status_code=303)
+        how = urlencode(
+            {"added": dataset, "input_from": added.input_from, "expected_from": added.expected_from}
+        )
+        return RedirectResponse(f"{PREFIX}/traces/{trace_id}?span={span_id}&{how}", status_code=303)
