@@ -177,3 +177,49 @@ def test_every_try_next_command_works_in_the_order_printed(
 def _edit(path: str, replacement: str) -> None:
     p = Path(path)
     p.write_text(p.read_text().replace("and nothing else:", replacement))
+
+
+# -- every command of the top-level README's tour works, in order, in the quickstart's folder ---------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _tour_blocks(readme: str, lang: str) -> list[str]:
+    tour = readme.split("## A short tour", 1)[1].split("\n## ", 1)[0]
+    return [part.split("```", 1)[0] for part in tour.split(f"```{lang}\n")[1:]]
+
+
+def test_the_readme_tour_runs_as_printed_in_the_quickstart_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def answer(request: ModelRequest) -> str:
+        return '{"sentiment": "negative", "topic": "bug", "actionable": true}'
+
+    get_model("mock/quick", fn=answer)
+    monkeypatch.chdir(tmp_path)
+    assert _loopstack(["quickstart", "--dir", "loopstack-quickstart", "--model", "mock/quick"]).exit_code == 0
+    monkeypatch.chdir("loopstack-quickstart")
+    readme = README.read_text()
+    steps = [
+        line.split(" # ", 1)[0].strip()
+        for block in _tour_blocks(readme, "bash")
+        for line in block.splitlines()
+        if line.split(" # ", 1)[0].strip()
+    ]
+    assert any(s.startswith("loopstack eval compare") for s in steps)
+    store = get_store()
+    for step in steps:
+        step = step.replace("-m local/smollm2-135m", "-m mock/quick")
+        if step.startswith("loopstack eval suite.yaml"):
+            step += " --model mock/quick"
+        if "RUN_" in step:  # placeholders: the runs this test has made, newest first
+            ids = [r.id for r in RunRepository(store).list_runs()]
+            step = step.replace("RUN_ID", ids[0]).replace("RUN_A", ids[1]).replace("RUN_B", ids[0])
+        _run_printed(step, monkeypatch)
+    registry = PromptRegistry(store, "default")
+    assert registry.labels("triage")["production"] == 1  # promoted to 2, then rolled back
+    assert DatasetRepository(store).exists("my-reviews")
+
+    # The Python blocks run too (prompt rendering and tracing, on the same local store).
+    for block in _tour_blocks(readme, "python"):
+        exec(compile(block, "README.md", "exec"), {})  # noqa: S102 - the README's own example code
