@@ -332,3 +332,21 @@ def test_clustered_mde_uses_t_with_g_minus_1_degrees_of_freedom() -> None:
     se = clustered_se(d, [clusters[k] for k in keys])
     assert cmp.mde == pytest.approx((sps.t.ppf(0.975, 9) + sps.t.ppf(0.8, 9)) * se)
     assert cmp.p_value == pytest.approx(2 * sps.t.sf(abs(np.mean(d) / se), 9))
+
+
+def test_printed_statistics_do_not_import_scipy_stats() -> None:
+    # importing scipy.stats costs ~0.6 s of a one-item eval; quantiles come from scipy.special
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from loopstack.evals.stats import estimate, paired_comparison\n"
+        "estimate([0.1, 0.5, 0.9] * 5); estimate([1, 0, 1])\n"
+        "estimate({'a': 1, 'b': 0.5, 'c': 0.2}, clusters={'a': 'x', 'b': 'x'})\n"
+        "paired_comparison([0.1, 0.5, 0.9] * 12, [0.2, 0.4, 0.95] * 12)\n"
+        "paired_comparison([1, 0, 1, 0] * 10, [1, 1, 0, 0] * 10)\n"
+        "print('scipy.stats' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
