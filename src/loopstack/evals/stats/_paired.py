@@ -205,7 +205,12 @@ def paired_comparison(
             if changed < MIN_CHANGED_ITEMS:
                 withheld = _too_few_changed(changed)
 
-    mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha, df=df)
+    if method == "paired-t":  # the power of the union test itself, on differences like these
+        from loopstack.evals.stats._power import resampled_mde
+
+        mde = resampled_mde(d, alpha=alpha, seed=seed)
+    else:
+        mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha, df=df)
     underpowered = n < 2 or math.isnan(mde) or mde > min_effect
     if n < 2:
         notes.append(f"only {n} paired item; no interval is possible")
@@ -218,8 +223,9 @@ def paired_comparison(
     elif withheld == TOO_FEW:
         notes.append(TOO_FEW)
     elif underpowered and not math.isnan(mde):
+        approx = "about " if binary else ""
         notes.append(
-            f"N={n} can only reliably detect differences of {mde:.3g} or more "
+            f"N={n} can only reliably detect differences of {approx}{mde:.3g} or more "
             f"(80% power, alpha {alpha:.2g}); smaller ones, such as {min_effect:g}, may go unnoticed"
         )
     if withheld and withheld not in (TOO_FEW, "too few items", "only one cluster"):

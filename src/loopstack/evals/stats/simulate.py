@@ -195,17 +195,23 @@ def compare_batch(s: Scenario, base: Array, cand: Array, confidence: float = 0.9
 
 
 def mde(s: Scenario, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
-    """The minimum detectable effect the report prints, at the scenario's true spread."""
-    from scipy.stats import norm
-    from scipy.stats import t as student
+    """The minimum detectable effect the report prints, for data drawn like the scenario's: the same
+    functions as ``paired_comparison``, fed the scenario's true spread (pass/fail, clustered) or a large
+    sample of its differences (continuous, resampled to ``n``)."""
+    from loopstack.evals.stats._paired import minimum_detectable_effect
+    from loopstack.evals.stats._power import resampled_mde
 
     if s.clusters is not None:
         g, m = s.clusters
-        se = s.sd_diff * math.sqrt((1 + (m - 1) * ICC) / (g * m))
-        return float((student.ppf(1 - alpha / 2, g - 1) + student.ppf(power, g - 1)) * se)
+        sd = s.sd_diff * math.sqrt(1 + (m - 1) * ICC)
+        return minimum_detectable_effect(sd, g * m, alpha=alpha, power=power, df=g - 1)
     if s.kind == "binary":
-        return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * s.sd_diff / math.sqrt(n))
-    return float((student.ppf(1 - alpha / 2, n - 1) + student.ppf(power, n - 1)) * s.sd_diff / math.sqrt(n))
+        return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power)
+    if n < MIN_CONTINUOUS_ITEMS:
+        return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power, df=n - 1)
+    base, cand = s.draw(np.random.default_rng(54321), 1, 20_000, 0.0)
+    d = np.round(cand - base, GRID_DECIMALS)[0]
+    return resampled_mde(d, n, alpha=alpha, power=power, resamples=2000)
 
 
 @dataclass(frozen=True)
