@@ -78,9 +78,9 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """Wilson score interval for a proportion (well behaved at 0%, 100% and small N)."""
     if n <= 0:
         return NAN, NAN
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -143,9 +143,9 @@ def t_interval(mean: float, se: float, df: int, confidence: float = 0.95) -> tup
     """``mean +- t_{df} * se``."""
     if df < 1 or math.isnan(se):
         return NAN, NAN
-    from scipy.stats import t
+    from scipy.special import stdtrit
 
-    q = float(t.ppf(0.5 + confidence / 2, df))
+    q = float(stdtrit(df, 0.5 + confidence / 2))
     return mean - q * se, mean + q * se
 
 

@@ -31,15 +31,15 @@ Array = np.ndarray[Any, Any]
 
 
 def _quantile(confidence: float, df: int | Array) -> Array:
-    from scipy.stats import t as student
+    from scipy.special import stdtrit
 
-    return np.asarray(student.ppf(0.5 + confidence / 2, df), dtype=float)
+    return np.asarray(stdtrit(df, 0.5 + confidence / 2), dtype=float)
 
 
 def _t_sf(x: Array, df: int | Array) -> Array:
-    from scipy.stats import t as student
+    from scipy.special import stdtr
 
-    return np.asarray(student.sf(x, df), dtype=float)
+    return np.asarray(stdtr(df, -np.asarray(x, dtype=float)), dtype=float)
 
 
 def t_batch(y: Array, confidence: float = 0.95) -> tuple[Array, Array, Array]:
@@ -145,9 +145,9 @@ def bounded_identical_interval(
 
 
 def _wilson_fraction(p: float, n: int, confidence: float) -> tuple[float, float]:
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom

@@ -55,9 +55,9 @@ def paired_proportion_interval(
     """
     if n <= 0:
         return NAN, NAN
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = float(ndtri(0.5 + confidence / 2))
     p_win = (wins + 1) / (n + 2)
     p_loss = (losses + 1) / (n + 2)
     diff = p_win - p_loss
@@ -81,26 +81,26 @@ def minimum_detectable_effect(
     if n < 1 or math.isnan(sd_diff):
         return NAN
     if df is None:
-        from scipy.stats import norm
+        from scipy.special import ndtri
 
-        return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd_diff / math.sqrt(n))
+        return float((ndtri(1 - alpha / 2) + ndtri(power)) * sd_diff / math.sqrt(n))
     if df < 1:
         return NAN
-    from scipy.stats import t
+    from scipy.special import stdtrit
 
-    return float((t.ppf(1 - alpha / 2, df) + t.ppf(power, df)) * sd_diff / math.sqrt(n))
+    return float((stdtrit(df, 1 - alpha / 2) + stdtrit(df, power)) * sd_diff / math.sqrt(n))
 
 
 def bonett_price_test(wins: int, losses: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
     """The Bonett-Price interval and the p-value inverted from it (the adjusted Wald z test)."""
-    from scipy.stats import norm
+    from scipy.special import ndtr
 
     low, high = paired_proportion_interval(wins, losses, n, confidence)
     p_win = (wins + 1) / (n + 2)
     p_loss = (losses + 1) / (n + 2)
     diff = p_win - p_loss
     se = math.sqrt(max(0.0, p_win + p_loss - diff * diff) / (n + 2))
-    p = float(2 * norm.sf(abs(diff) / se)) if se > 0 else 1.0
+    p = float(2 * ndtr(-abs(diff) / se)) if se > 0 else 1.0
     return low, high, p
 
 
@@ -205,7 +205,12 @@ def paired_comparison(
             if changed < MIN_CHANGED_ITEMS:
                 withheld = _too_few_changed(changed)
 
-    mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha, df=df)
+    if method == "paired-t":  # the power of the union test itself, on differences like these
+        from loopstack.evals.stats._power import resampled_mde
+
+        mde = resampled_mde(d, alpha=alpha, seed=seed)
+    else:
+        mde = minimum_detectable_effect(sd_for_power, n, alpha=alpha, df=df)
     underpowered = n < 2 or math.isnan(mde) or mde > min_effect
     if n < 2:
         notes.append(f"only {n} paired item; no interval is possible")
@@ -218,8 +223,9 @@ def paired_comparison(
     elif withheld == TOO_FEW:
         notes.append(TOO_FEW)
     elif underpowered and not math.isnan(mde):
+        approx = "about " if binary else ""
         notes.append(
-            f"N={n} can only reliably detect differences of {mde:.3g} or more "
+            f"N={n} can only reliably detect differences of {approx}{mde:.3g} or more "
             f"(80% power, alpha {alpha:.2g}); smaller ones, such as {min_effect:g}, may go unnoticed"
         )
     if withheld and withheld not in (TOO_FEW, "too few items", "only one cluster"):

@@ -73,8 +73,10 @@ class PairedComparison:
     baseline_mean: float
     candidate_mean: float
     mde: float
-    """Minimum detectable effect at 80% power and alpha 0.05 for this N and the observed spread
-    (t quantiles on n-1, or G-1 clustered, degrees of freedom)."""
+    """Minimum detectable effect at 80% power and alpha 0.05 for this N and data like these: for
+    continuous scores the shift at which the printed test (t union skew-corrected t) excludes 0 in 80%
+    of seeded resamples of the observed differences; clustered, t quantiles on G-1 degrees of freedom;
+    pass/fail, normal theory at the observed discordance (approximate: the note says "about")."""
     underpowered: bool
     note: str | None = None
     confidence: float = 0.95

@@ -28,9 +28,9 @@ ICC = 0.3
 
 
 def _z(confidence: float) -> float:
-    from scipy.stats import norm
+    from scipy.special import ndtri
 
-    return float(norm.ppf(0.5 + confidence / 2))
+    return float(ndtri(0.5 + confidence / 2))
 
 
 def wilson_batch(k: Array, n: int, confidence: float = 0.95) -> tuple[Array, Array]:
@@ -45,27 +45,27 @@ def wilson_batch(k: Array, n: int, confidence: float = 0.95) -> tuple[Array, Arr
 def bonett_price_batch(
     wins: Array, losses: Array, n: int, confidence: float = 0.95
 ) -> tuple[Array, Array, Array]:
-    from scipy.stats import norm
+    from scipy.special import ndtr
 
     z = _z(confidence)
     p_win, p_loss = (wins + 1) / (n + 2), (losses + 1) / (n + 2)
     diff = p_win - p_loss
     se = np.sqrt(np.maximum(0.0, p_win + p_loss - diff * diff) / (n + 2))
-    return np.maximum(-1.0, diff - z * se), np.minimum(1.0, diff + z * se), 2 * norm.sf(np.abs(diff) / se)
+    return np.maximum(-1.0, diff - z * se), np.minimum(1.0, diff + z * se), 2 * ndtr(-np.abs(diff) / se)
 
 
 def cr1_batch(y: Array, confidence: float = 0.95) -> tuple[Array, Array, Array]:
     """Cluster-robust (CR1) t(G-1) interval of the mean of ``y`` shaped ``(R, G, m)`` (equal clusters)."""
-    from scipy.stats import t as student
+    from scipy.special import stdtr, stdtrit
 
     r, g, m = y.shape
     n = g * m
     mean = y.reshape(r, n).mean(axis=1)
     sums = (y - mean[:, None, None]).sum(axis=2)
     se = np.sqrt((sums**2).sum(axis=1) / (n * n) * g / (g - 1))
-    q = float(student.ppf(0.5 + confidence / 2, g - 1))
+    q = float(stdtrit(g - 1, 0.5 + confidence / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        p = 2 * student.sf(np.abs(mean / se), g - 1)
+        p = 2 * stdtr(g - 1, -np.abs(mean / se))
     return mean - q * se, mean + q * se, p
 
 
@@ -84,12 +84,12 @@ class Scenario:
 
 
 def _copula(rng: np.random.Generator, r: int, n: int) -> tuple[Array, Array]:
-    from scipy.stats import norm
+    from scipy.special import ndtr
 
     shared = rng.standard_normal((r, n)) * math.sqrt(RHO)
     a = shared + rng.standard_normal((r, n)) * math.sqrt(1 - RHO)
     b = shared + rng.standard_normal((r, n)) * math.sqrt(1 - RHO)
-    return norm.cdf(a), norm.cdf(b)
+    return ndtr(a), ndtr(b)
 
 
 def _continuous(name: str, ppf: Callable[[Array], Array], mean: float) -> Scenario:
@@ -141,13 +141,13 @@ def _diff_sd(draw: Callable[[np.random.Generator, int, int, float], tuple[Array,
 
 def scenarios() -> dict[str, Scenario]:
     """The scenarios of the calibration grid, by name."""
-    from scipy.stats import beta
+    from scipy.special import betaincinv
 
     out = [
         _binary(0.05),
         _binary(0.5),
         _continuous("exponential", lambda u: -np.log1p(-u), 1.0),
-        _continuous("beta(0.1, 2)", lambda u: beta.ppf(u, 0.1, 2), 0.1 / 2.1),
+        _continuous("beta(0.1, 2)", lambda u: betaincinv(0.1, 2, u), 0.1 / 2.1),
         _continuous("3-point ties", _three_point, 0.45),
         Scenario("sparse skewed", "continuous", _sparse, 0.5, _diff_sd(_sparse), exchangeable=False),
         _clustered(20, 5),
@@ -195,17 +195,23 @@ def compare_batch(s: Scenario, base: Array, cand: Array, confidence: float = 0.9
 
 
 def mde(s: Scenario, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
-    """The minimum detectable effect the report prints, at the scenario's true spread."""
-    from scipy.stats import norm
-    from scipy.stats import t as student
+    """The minimum detectable effect the report prints, for data drawn like the scenario's: the same
+    functions as ``paired_comparison``, fed the scenario's true spread (pass/fail, clustered) or a large
+    sample of its differences (continuous, resampled to ``n``)."""
+    from loopstack.evals.stats._paired import minimum_detectable_effect
+    from loopstack.evals.stats._power import resampled_mde
 
     if s.clusters is not None:
         g, m = s.clusters
-        se = s.sd_diff * math.sqrt((1 + (m - 1) * ICC) / (g * m))
-        return float((student.ppf(1 - alpha / 2, g - 1) + student.ppf(power, g - 1)) * se)
+        sd = s.sd_diff * math.sqrt(1 + (m - 1) * ICC)
+        return minimum_detectable_effect(sd, g * m, alpha=alpha, power=power, df=g - 1)
     if s.kind == "binary":
-        return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * s.sd_diff / math.sqrt(n))
-    return float((student.ppf(1 - alpha / 2, n - 1) + student.ppf(power, n - 1)) * s.sd_diff / math.sqrt(n))
+        return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power)
+    if n < MIN_CONTINUOUS_ITEMS:
+        return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power, df=n - 1)
+    base, cand = s.draw(np.random.default_rng(54321), 1, 20_000, 0.0)
+    d = np.round(cand - base, GRID_DECIMALS)[0]
+    return resampled_mde(d, n, alpha=alpha, power=power, resamples=2000)
 
 
 @dataclass(frozen=True)
