@@ -300,8 +300,3 @@ def get_trace_spans(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def count_spans(conn: Connection, project_id: str) -> int:
-    """How many spans ``project_id`` holds."""
-    return int(conn.execute(select(func.count()).where(spans.c.project_id == project_id)).scalar_one())

@@ -253,17 +253,6 @@ def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
     return {"models": sorted(models), "prompts": sorted(prompts), "environments": sorted(environments)}
 
 
-def trace_spans(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every span of a trace, oldest first, as dicts of their columns."""
-    with store.read() as conn:
-        rows = conn.execute(
-            select(spans)
-            .where(spans.c.project_id == project_id, spans.c.trace_id == trace_id)
-            .order_by(spans.c.start_time, spans.c.id)
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
 def trace_scores(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
     """Every score on a trace or one of its spans, newest first."""
     with store.read() as conn:
