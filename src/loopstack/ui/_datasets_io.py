@@ -9,7 +9,7 @@ from typing import Any
 from loopstack import semconv as sc
 from loopstack.errors import NotFound
 from loopstack.store import Store
-from loopstack.store.datasets import DatasetItem, DatasetRepository, PushResult
+from loopstack.store.datasets import DatasetItem, DatasetPushResult, DatasetRepository
 from loopstack.store.scores import list_scores
 
 
@@ -40,7 +40,7 @@ VARIABLE_KEYS = (sc.PROMPT_VARIABLES, "llm.prompt_template.variables")
 class AddedSpan:
     """What "add to dataset" stored: where the item's input and expected output came from."""
 
-    result: PushResult
+    result: DatasetPushResult
     input_from: str  # "variables" (the prompt's template variables) | "input" (the span's own input)
     expected_from: str  # "given" | "correction" (a human correction) | "output" (the span's output)
 
@@ -125,7 +125,7 @@ def parse_expected(text: str, before: Any) -> Any:
         return text
 
 
-def set_expected(store: Store, project: str, dataset: str, key: str, expected: Any) -> PushResult:
+def set_expected(store: Store, project: str, dataset: str, key: str, expected: Any) -> DatasetPushResult:
     """Revise one item's expected output (a new dataset version; the old revision stays readable)."""
     item = find_item(store, project, dataset, key)
     return DatasetRepository(store, project).add_items(dataset, [replace(item, expected=expected)])
