@@ -10,7 +10,7 @@ from loopstack import semconv as sc
 from loopstack.errors import NotFound
 from loopstack.store import Store
 from loopstack.store.datasets import DatasetItem, DatasetPushResult, DatasetRepository
-from loopstack.store.scores import list_scores
+from loopstack.store.scores import ScoreRepository
 
 
 def dataset_names(store: Store, project: str) -> list[str]:
@@ -60,10 +60,11 @@ def prompt_variables(span: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def human_correction(store: Store, project_id: str, span: dict[str, Any]) -> str | None:
+def human_correction(store: Store, project: str, span: dict[str, Any]) -> str | None:
     """The newest human correction of this span, else of its trace as a whole."""
-    with store.read() as conn:
-        found = list_scores(conn, project_id, trace_id=span["trace_id"], name="correction", data_type="text")
+    found = ScoreRepository(store, project).list_scores(
+        trace_id=span["trace_id"], name="correction", data_type="text"
+    )
     for wanted in (span["span_id"], None):
         for row in found:  # newest first
             if row["span_id"] == wanted and row["string_value"] and row["source"] == "human":
@@ -83,7 +84,7 @@ def add_span_to_dataset(
     repo = DatasetRepository(store, project)
     meta = {k: span[k] for k in ("model", "prompt_name", "prompt_version") if span.get(k) is not None}
     variables = prompt_variables(span)
-    correction = None if expected is not None else human_correction(store, repo.project_id, span)
+    correction = None if expected is not None else human_correction(store, project, span)
     item = DatasetItem(
         key=f"span-{span['span_id']}",
         input=variables if variables is not None else span_input(span.get("input")),

@@ -251,14 +251,3 @@ def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
     prompts = {f"{n}@{v}" if v is not None else str(n) for _, n, v, _ in rows if n}
     environments = {str(e) for _, _, _, e in rows if e and e != EVAL}
     return {"models": sorted(models), "prompts": sorted(prompts), "environments": sorted(environments)}
-
-
-def trace_scores(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every score on a trace or one of its spans, newest first."""
-    with store.read() as conn:
-        rows = conn.execute(
-            select(scores)
-            .where(scores.c.project_id == project_id, scores.c.trace_id == trace_id)
-            .order_by(scores.c.created_at.desc())
-        ).mappings()
-        return [dict(r) for r in rows]
