@@ -1,7 +1,6 @@
 """Monitoring: dashboard aggregates over production spans and scores."""
 
 from loopstack.monitor.aggregates import (
-    FEEDBACK_SOURCES,
     RANGES,
     Dashboard,
     DashboardScore,
@@ -10,6 +9,7 @@ from loopstack.monitor.aggregates import (
     prompt_key,
     resolve_range,
 )
+from loopstack.store.scores import FEEDBACK_SOURCES
 
 __all__ = [
     "FEEDBACK_SOURCES",

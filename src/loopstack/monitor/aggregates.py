@@ -24,11 +24,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from loopstack.store import Store
 from loopstack.store.environments import environment_clause
+from loopstack.store.scores import FEEDBACK_SOURCES
 from loopstack.store.tables import scores, spans
 
 #: Histogram resolution: bins per unit of ln(1 + ms); 20 gives bins ~5% wide.
 _BINS_PER_LN = 20
-FEEDBACK_SOURCES = ("user-feedback", "human")
 #: Named ranges the dashboard offers, with the bucket width that gives 24-60 points each.
 RANGES: dict[str, tuple[timedelta, int]] = {
     "1h": (timedelta(hours=1), 60),

@@ -21,6 +21,8 @@ from loopstack.store.tables import scores
 
 DATA_TYPES = ("numeric", "boolean", "categorical", "text")
 SOURCES = ("human", "llm", "code", "api", "user-feedback")
+#: The sources whose scores count as feedback on production traffic (dashboard, trace list).
+FEEDBACK_SOURCES = ("user-feedback", "human")
 _TRUE = {"up", "thumbs_up", "accept", "accepted", "true", "yes", "pass", "good", "1"}
 _FALSE = {"down", "thumbs_down", "reject", "rejected", "false", "no", "fail", "bad", "0"}
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -32,6 +32,7 @@ from loopstack.store._store import Store
 from loopstack.store._types import utcnow
 from loopstack.store.environments import environment_clause
 from loopstack.store.tables import spans
+from loopstack.store.tracelist import PAGE_SIZE, TraceFilters, TraceRow, filter_options, trace_page
 
 __all__ = [
     "MAX_TEXT",
@@ -41,6 +42,8 @@ __all__ = [
     "SpanFilter",
     "SpanRecord",
     "SpanRepository",
+    "TraceFilters",
+    "TraceRow",
     "get_trace_spans",
     "insert_span_rows",
     "insert_span_values",
@@ -340,3 +343,15 @@ class SpanRepository:
         """Spans of ``trace_id`` in start order, paged as ``get_trace_spans`` describes."""
         with self.store.read() as conn:
             return get_trace_spans(conn, self.project_id, trace_id, limit=limit, after=after, span_id=span_id)
+
+    def trace_page(
+        self, filters: TraceFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+    ) -> tuple[list[TraceRow], str | None]:
+        """One page of the trace list (root spans with totals), newest first, and the next cursor."""
+        with self.store.read() as conn:
+            return trace_page(conn, self.project_id, filters, cursor, limit)
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """Models, prompt versions and environments of the most recent spans, to offer as filters."""
+        with self.store.read() as conn:
+            return filter_options(conn, self.project_id)

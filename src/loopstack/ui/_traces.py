@@ -14,7 +14,7 @@ from loopstack._inputs import decode_cursor, encode_cursor
 from loopstack.errors import LoopstackError
 from loopstack.store.scores import ScoreRepository
 from loopstack.store.spans import SpanRepository
-from loopstack.ui import _queries
+from loopstack.store.tracelist import TraceFilters
 from loopstack.ui._context import UIContext, check_same_origin
 from loopstack.ui._forms import opt_float, opt_str, opt_time
 from loopstack.ui._render import PREFIX, render
@@ -35,12 +35,12 @@ _SINCE = {
 }
 
 
-def filters_from(request: Request) -> _queries.TraceFilters:
+def filters_from(request: Request) -> TraceFilters:
     """Trace filters from the query string (the names the filter form uses)."""
     return parse_filters(request.query_params)
 
 
-def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
+def parse_filters(q: Mapping[str, str]) -> TraceFilters:
     """Trace filters from query parameters (also what ``loopstack queue add --filter`` takes)."""
     from loopstack.store import utcnow
     from loopstack.store.environments import check_environment
@@ -52,7 +52,7 @@ def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
     status = opt_str(q.get("status"))
     if status not in (None, "error", "ok"):
         raise HTTPException(400, f"status: {status!r} is not one of error, ok")
-    return _queries.TraceFilters(
+    return TraceFilters(
         start=start,
         end=opt_time(q.get("end"), "end"),
         model=opt_str(q.get("model")),
@@ -100,9 +100,9 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
     @router.get("/traces", response_class=HTMLResponse, name="ui_traces")
     def traces(request: Request) -> HTMLResponse:
         f = filters_from(request)
-        store, pid = ctx.store(), ctx.project(request).id
+        spans = SpanRepository(ctx.store(), ctx.project(request).name)
         try:
-            rows, next_cursor = _queries.list_traces(store, pid, f, request.query_params.get("cursor"))
+            rows, next_cursor = spans.trace_page(f, request.query_params.get("cursor"))
         except LoopstackError as exc:
             raise HTTPException(400, str(exc)) from None
         return render(
@@ -110,7 +110,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             "traces.html",
             rows=rows,
             next_cursor=next_cursor,
-            options=_queries.filter_options(store, pid),
+            options=spans.filter_options(),
         )
 
     @router.get("/traces/{trace_id}", response_class=HTMLResponse, name="ui_trace")
