@@ -8,7 +8,13 @@ from pathlib import Path
 import loopstack.store
 
 #: What the store may import from Loopstack: itself and the leaf modules below every layer.
-ALLOWED = ("loopstack.store", "loopstack.config", "loopstack.errors", "loopstack.semconv")
+ALLOWED = (
+    "loopstack.store",
+    "loopstack.config",
+    "loopstack.errors",
+    "loopstack.semconv",
+    "loopstack._inputs",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -15,7 +15,7 @@ from loopstack.config import Settings
 from loopstack.monitor import compute_dashboard, resolve_range
 from loopstack.monitor.rollups import GRACE, refresh_rollups
 from loopstack.store import Store
-from loopstack.store.scores import ScoreInput, add_score
+from loopstack.store.scores import ScoreInput, ScoreRepository
 from loopstack.ui import mount_ui
 from ui.helpers import add_trace
 
@@ -37,11 +37,15 @@ def _seed(store: Store, pid: str) -> list[str]:
 def test_dashboard_figures(store: Store, rng: str) -> None:
     pid = store.project_id("default")
     traces = _seed(store, pid)
-    add_score(
-        store, pid, ScoreInput(trace_id=traces[0], name="feedback", value=False, source="user-feedback")
+    ScoreRepository(store).add_score(
+        ScoreInput(trace_id=traces[0], name="feedback", value=False, source="user-feedback")
     )
-    add_score(store, pid, ScoreInput(trace_id=traces[1], name="helpfulness", value=0.5, source="llm"))
-    add_score(store, pid, ScoreInput(trace_id=traces[2], name="helpfulness", value=1.0, source="llm"))
+    ScoreRepository(store).add_score(
+        ScoreInput(trace_id=traces[1], name="helpfulness", value=0.5, source="llm")
+    )
+    ScoreRepository(store).add_score(
+        ScoreInput(trace_id=traces[2], name="helpfulness", value=1.0, source="llm")
+    )
     start, end, width = resolve_range(rng)
     d = compute_dashboard(store, pid, start, end, width)
     t = d.totals

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from loopstack.store import Store
-from loopstack.store.scores import ScoreInput, add_score
+from loopstack.store.scores import ScoreInput, ScoreRepository
 from loopstack.store.tables import scores
 from ui.helpers import XSS, add_trace
 
@@ -54,8 +54,10 @@ def test_trace_list_filters(client: Any, store: Store) -> None:
     a = add_trace(store, pid, model="openai/gpt-4o", session="s-a", user="u-a", output="refund please")
     b = add_trace(store, pid, model="local/x", error=True, session="s-b", prompt=("triage", 2))
     c = add_trace(store, pid, start=NOW - timedelta(days=3), session="s-c")
-    add_score(store, pid, ScoreInput(trace_id=b, name="feedback", value="down", source="user-feedback"))
-    add_score(store, pid, ScoreInput(trace_id=c, name="helpfulness", value=0.2, source="llm"))
+    ScoreRepository(store).add_score(
+        ScoreInput(trace_id=b, name="feedback", value="down", source="user-feedback")
+    )
+    ScoreRepository(store).add_score(ScoreInput(trace_id=c, name="helpfulness", value=0.2, source="llm"))
 
     def ids(query: str) -> set[str]:
         r = client.get(f"/ui/traces?{query}")

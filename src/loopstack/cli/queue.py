@@ -113,7 +113,7 @@ def add(
         from loopstack.ui._queue import matching_trace_ids
 
         filters = _filters(filter_texts)
-        trace_ids = tuple(matching_trace_ids(store, repo.project_id, filters, limit))
+        trace_ids = tuple(matching_trace_ids(store, project, filters, limit))
         if not trace_ids:
             click.echo(f"No traces match {' '.join(filter_texts)}; nothing added.")
             return

@@ -21,7 +21,7 @@ from loopstack.evals._dataset_io import (
     write_items,
 )
 from loopstack.store import Store, get_store
-from loopstack.store.datasets import DatasetItem, DatasetRepository, PushResult
+from loopstack.store.datasets import DatasetItem, DatasetPushResult, DatasetRepository
 
 
 def _repository(store: Store | None, project: str | None) -> DatasetRepository:
@@ -112,7 +112,7 @@ class Dataset:
         description: str | None = None,
         store: Store | None = None,
         project: str | None = None,
-    ) -> PushResult:
+    ) -> DatasetPushResult:
         """Store these items as dataset ``name``: a new version when anything changed (items missing
         from this dataset are removed from the new version; older versions stay readable)."""
         target = name or self.name
@@ -183,4 +183,4 @@ def load_dataset(data: str | Path | Any, **options: Any) -> Dataset:
     return Dataset.load(data, **options)
 
 
-__all__ = ["ColumnMapping", "Dataset", "DatasetItem", "PushResult", "load_dataset"]
+__all__ = ["ColumnMapping", "Dataset", "DatasetItem", "DatasetPushResult", "load_dataset"]

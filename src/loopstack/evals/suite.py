@@ -114,7 +114,7 @@ class ModelSpec(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class ScorerSpec(_Strict):
+class ScorerConfig(_Strict):
     """A scorer, its parameters, the name its scores get and an optional pass threshold.
 
     ``scorer`` names a registered scorer (built in, from a plugin, or from the suite's
@@ -131,7 +131,7 @@ class ScorerSpec(_Strict):
     threshold_on: Literal["mean", "ci_low"] = "mean"
 
     @model_validator(mode="after")
-    def _one_source(self) -> ScorerSpec:
+    def _one_source(self) -> ScorerConfig:
         if (self.scorer is None) == (self.python is None):
             raise ValueError("give either `scorer: NAME` or `python: FILE.py:FUNCTION`")
         if self.python is not None:
@@ -173,7 +173,7 @@ class Suite(_Strict):
     prompts: list[PromptEntry] = Field(min_length=1)
     models: list[str | ModelSpec] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
-    scorers: list[ScorerSpec] = Field(default_factory=list)
+    scorers: list[ScorerConfig] = Field(default_factory=list)
     scorers_module: list[str] = Field(default_factory=list)
     """Python files (relative to the suite) imported before the scorers are built: their ``@scorer``
     functions can then be named in ``scorers:`` like built-ins."""

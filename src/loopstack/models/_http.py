@@ -66,13 +66,6 @@ async def session() -> aiohttp.ClientSession:
     return created
 
 
-async def close_session() -> None:
-    """Close the running loop's shared session now (otherwise it closes with the loop)."""
-    held = _sessions.pop(asyncio.get_running_loop(), None)
-    if held is not None:
-        await held[0].aclose()
-
-
 def dumps(body: Mapping[str, Any]) -> bytes:
     """JSON request body."""
     return orjson.dumps(body)

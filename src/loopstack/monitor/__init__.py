@@ -1,21 +1,21 @@
 """Monitoring: dashboard aggregates over production spans and scores."""
 
 from loopstack.monitor.aggregates import (
-    FEEDBACK_SOURCES,
     RANGES,
     Dashboard,
-    ScoreSummary,
+    DashboardScore,
     Stats,
     compute_dashboard,
     prompt_key,
     resolve_range,
 )
+from loopstack.store.scores import FEEDBACK_SOURCES
 
 __all__ = [
     "FEEDBACK_SOURCES",
     "RANGES",
     "Dashboard",
-    "ScoreSummary",
+    "DashboardScore",
     "Stats",
     "compute_dashboard",
     "prompt_key",

@@ -24,11 +24,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from loopstack.store import Store
 from loopstack.store.environments import environment_clause
+from loopstack.store.scores import FEEDBACK_SOURCES
 from loopstack.store.tables import scores, spans
 
 #: Histogram resolution: bins per unit of ln(1 + ms); 20 gives bins ~5% wide.
 _BINS_PER_LN = 20
-FEEDBACK_SOURCES = ("user-feedback", "human")
 #: Named ranges the dashboard offers, with the bucket width that gives 24-60 points each.
 RANGES: dict[str, tuple[timedelta, int]] = {
     "1h": (timedelta(hours=1), 60),
@@ -66,7 +66,7 @@ class Stats:
 
 
 @dataclass
-class ScoreSummary:
+class DashboardScore:
     """Mean of one score name over the window, and per bucket."""
 
     name: str
@@ -87,7 +87,7 @@ class Dashboard:
     totals: Stats
     by_model: dict[str, Stats]
     by_prompt: dict[str, Stats]
-    scores: list[ScoreSummary]
+    scores: list[DashboardScore]
 
 
 def epoch_seconds(conn: Connection, column: Any) -> ColumnElement[Any]:
@@ -421,7 +421,7 @@ def _score_figures(
     first: int,
     series: list[Stats],
     totals: Stats,
-) -> list[ScoreSummary]:
+) -> list[DashboardScore]:
     """Feedback counts and the mean of each numeric or boolean production score, in one scan."""
     bucket = (epoch_seconds(conn, scores.c.created_at) // bucket_seconds).label("bucket")
     is_feedback = case((scores.c.source.in_(FEEDBACK_SOURCES), 1), else_=0).label("fb")
@@ -466,7 +466,8 @@ def _score_figures(
                 per_n[idx] += n
                 per_t[idx] += total
         per: list[float | None] = [t / n if n else None for n, t in zip(per_n, per_t, strict=True)]
-        out.append(ScoreSummary(name=name, count=count, mean=sum(t for _, _, t in parts) / count, series=per))
+        mean = sum(t for _, _, t in parts) / count
+        out.append(DashboardScore(name=name, count=count, mean=mean, series=per))
     return out
 
 

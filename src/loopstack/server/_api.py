@@ -13,8 +13,8 @@ from loopstack.server._auth import Project, current_project
 from loopstack.server._params import ERRORS, Limit, Offset, UTCTime
 from loopstack.store import Store
 from loopstack.store.environments import check_environment
-from loopstack.store.scores import ScoreInput, add_score, list_scores
-from loopstack.store.spans import SpanFilter, get_trace_spans, list_spans, list_traces
+from loopstack.store.scores import ScoreInput, ScoreRepository
+from loopstack.store.spans import SpanFilter, SpanRepository
 
 router = APIRouter(prefix="/api", tags=["traces"], responses=ERRORS)
 ProjectDep = Annotated[Project, Depends(current_project)]
@@ -78,8 +78,7 @@ async def get_traces(
     request: Request, project: ProjectDep, filters: Filters, limit: Limit = 50, offset: Offset = 0
 ) -> Page:
     def run() -> list[dict[str, Any]]:
-        with _store(request).read() as conn:
-            return list_traces(conn, project.id, filters, limit=limit, offset=offset)
+        return SpanRepository(_store(request), project.name).list_traces(filters, limit=limit, offset=offset)
 
     return _page(await run_in_threadpool(run), limit, offset)
 
@@ -96,8 +95,8 @@ async def get_spans(
     filters.trace_id = trace_id
 
     def run() -> list[dict[str, Any]]:
-        with _store(request).read() as conn:
-            return [_public(r) for r in list_spans(conn, project.id, filters, limit=limit, offset=offset)]
+        found = SpanRepository(_store(request), project.name).list_spans(filters, limit=limit, offset=offset)
+        return [_public(r) for r in found]
 
     return _page(await run_in_threadpool(run), limit, offset)
 
@@ -128,10 +127,12 @@ async def get_trace(
         raise HTTPException(400, str(exc)) from None
 
     def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        with _store(request).read() as conn:
-            found = get_trace_spans(conn, project.id, trace_id, limit=limit + 1, after=after)
-            scored = list_scores(conn, project.id, trace_id=trace_id, limit=1000) if found else []
-            return found, scored
+        store = _store(request)
+        found = SpanRepository(store, project.name).trace_spans(trace_id, limit=limit + 1, after=after)
+        scored = (
+            ScoreRepository(store, project.name).list_scores(trace_id=trace_id, limit=1000) if found else []
+        )
+        return found, scored
 
     found, scored = await run_in_threadpool(run)
     if not found and after is None:
@@ -180,7 +181,11 @@ async def post_score(request: Request, project: ProjectDep, body: ScoreBody) -> 
         comment=body.comment,
         metadata=body.metadata,
     )
-    row = await run_in_threadpool(add_score, _store(request), project.id, score)
+
+    def run() -> dict[str, Any]:
+        return ScoreRepository(_store(request), project.name).add_score(score)
+
+    row = await run_in_threadpool(run)
     row.pop("project_id", None)
     return row
 
@@ -200,19 +205,16 @@ async def get_scores(
     offset: Offset = 0,
 ) -> Page:
     def run() -> list[dict[str, Any]]:
-        with _store(request).read() as conn:
-            return list_scores(
-                conn,
-                project.id,
-                trace_id=trace_id,
-                span_id=span_id,
-                name=name,
-                source=source,
-                data_type=data_type,
-                start=start,
-                end=end,
-                limit=limit,
-                offset=offset,
-            )
+        return ScoreRepository(_store(request), project.name).list_scores(
+            trace_id=trace_id,
+            span_id=span_id,
+            name=name,
+            source=source,
+            data_type=data_type,
+            start=start,
+            end=end,
+            limit=limit,
+            offset=offset,
+        )
 
     return _page(await run_in_threadpool(run), limit, offset)

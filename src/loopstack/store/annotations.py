@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.store._store import Store
 from loopstack.store._types import new_id, utcnow
-from loopstack.store.scores import ScoreInput, add_score
+from loopstack.store.scores import ScoreInput, ScoreRepository
 from loopstack.store.spans import get_trace_spans
 from loopstack.store.tables import annotation_queue as aq
 from loopstack.store.tables import run_items, runs, scores, spans
@@ -415,9 +415,7 @@ class AnnotationQueueRepository:
         meta: dict[str, Any],
     ) -> None:
         if item.target_type in ("span", "trace") and item.trace_id:
-            add_score(
-                self.store,
-                self.project_id,
+            ScoreRepository(self.store, self.project).add_score(
                 ScoreInput(
                     trace_id=item.trace_id,
                     span_id=item.target_id if item.target_type == "span" else None,

@@ -53,7 +53,7 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
-class PushResult:
+class DatasetPushResult:
     """What a push changed. ``version`` is unchanged when the content was identical."""
 
     name: str
@@ -222,7 +222,7 @@ class DatasetRepository:
         *,
         description: str | None = None,
         replace: bool = True,
-    ) -> PushResult:
+    ) -> DatasetPushResult:
         """Make ``items`` the content of ``name`` (creating it), as a new version if anything changed.
 
         With ``replace`` (a file push) items absent from ``items`` are removed from the new version;
@@ -247,7 +247,7 @@ class DatasetRepository:
         seen: dict[str, int],
         description: str | None,
         replace: bool,
-    ) -> PushResult:
+    ) -> DatasetPushResult:
         now = utcnow()
         with self.store.write() as conn:
             # FOR UPDATE serialises concurrent pushes to one dataset on PostgreSQL (SQLite's write
@@ -321,7 +321,7 @@ class DatasetRepository:
                     conn.execute(
                         update(datasets).where(datasets.c.id == dataset_id).values(description=description)
                     )
-                return PushResult(name, current, 0, 0, 0, unchanged)
+                return DatasetPushResult(name, current, 0, 0, 0, unchanged)
             for start in range(0, len(closed), 500):
                 conn.execute(
                     update(dataset_items)
@@ -334,9 +334,9 @@ class DatasetRepository:
             if description is not None:
                 values["description"] = description
             conn.execute(update(datasets).where(datasets.c.id == dataset_id).values(**values))
-            return PushResult(name, new_version, added, changed, len(removed_ids), unchanged)
+            return DatasetPushResult(name, new_version, added, changed, len(removed_ids), unchanged)
 
-    def add_items(self, name: str, items: Sequence[DatasetItem]) -> PushResult:
+    def add_items(self, name: str, items: Sequence[DatasetItem]) -> DatasetPushResult:
         """Add or revise ``items`` in ``name`` (creating it), keeping every other item."""
         return self.push(name, items, replace=False)
 

@@ -417,10 +417,3 @@ class RunRepository:
                 )
             )
         return out
-
-    def delete_run(self, run_id: str) -> None:
-        """Remove a run, its items and their scores."""
-        with self.store.write() as conn:
-            conn.execute(delete(scores).where(scores.c.run_id == run_id))
-            conn.execute(delete(run_items).where(run_items.c.run_id == run_id))
-            conn.execute(delete(runs).where(runs.c.id == run_id))

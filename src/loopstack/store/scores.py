@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import and_, select
 
 from loopstack.errors import InvalidInput
 from loopstack.store._store import Store
@@ -21,6 +21,8 @@ from loopstack.store.tables import scores
 
 DATA_TYPES = ("numeric", "boolean", "categorical", "text")
 SOURCES = ("human", "llm", "code", "api", "user-feedback")
+#: The sources whose scores count as feedback on production traffic (dashboard, trace list).
+FEEDBACK_SOURCES = ("user-feedback", "human")
 _TRUE = {"up", "thumbs_up", "accept", "accepted", "true", "yes", "pass", "good", "1"}
 _FALSE = {"down", "thumbs_down", "reject", "rejected", "false", "no", "fail", "bad", "0"}
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -85,44 +87,6 @@ class ScoreInput:
     metadata: dict[str, Any] | None = None
 
 
-def add_score(store: Store, project_id: str, score: ScoreInput) -> dict[str, Any]:
-    """Store ``score`` in ``project_id`` and return the stored row.
-
-    The trace need not be stored yet: feedback often arrives before the app's spans are exported.
-    """
-    trace_id = score.trace_id.strip().lower()
-    span_id = score.span_id.strip().lower() if score.span_id else None
-    if not _TRACE_ID.match(trace_id):
-        raise InvalidInput(f"trace_id must be 32 hex characters, not {score.trace_id!r}")
-    if span_id is not None and not _SPAN_ID.match(span_id):
-        raise InvalidInput(f"span_id must be 16 hex characters, not {score.span_id!r}")
-    name = score.name.strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("score name must be 1 to 200 characters")
-    if score.source not in SOURCES:
-        raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, not {score.source!r}")
-    data_type, value, string_value = _value(name, score.value, score.data_type)
-    row = {
-        "id": new_id(),
-        "project_id": project_id,
-        "target_type": "span" if span_id else "trace",
-        "trace_id": trace_id,
-        "span_id": span_id,
-        "name": name,
-        "data_type": data_type,
-        "value": value,
-        "string_value": string_value,
-        "source": score.source,
-        "author": score.author,
-        "comment": score.comment,
-        "metadata": score.metadata,
-        "created_at": utcnow(),
-    }
-    with store.write() as conn:
-        conn.execute(scores.insert().values(**row))
-    return row
-
-
 _COLUMNS = (
     scores.c.id,
     scores.c.target_type,
@@ -142,40 +106,85 @@ _COLUMNS = (
 )
 
 
-def list_scores(
-    conn: Connection,
-    project_id: str,
-    *,
-    trace_id: str | None = None,
-    span_id: str | None = None,
-    name: str | None = None,
-    source: str | None = None,
-    data_type: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Scores of ``project_id`` matching the filters, newest first."""
-    where: list[Any] = [scores.c.project_id == project_id]
-    for column, wanted in (
-        (scores.c.trace_id, trace_id),
-        (scores.c.span_id, span_id),
-        (scores.c.name, name),
-        (scores.c.source, source),
-        (scores.c.data_type, data_type),
-    ):
-        if wanted is not None:
-            where.append(column == wanted)
-    if start is not None:
-        where.append(scores.c.created_at >= start)
-    if end is not None:
-        where.append(scores.c.created_at < end)
-    stmt = (
-        select(*_COLUMNS)
-        .where(and_(*where))
-        .order_by(scores.c.created_at.desc(), scores.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
+class ScoreRepository:
+    """Write and list the scores on traces and spans of one project."""
+
+    def __init__(self, store: Store, project: str = "default") -> None:
+        self.store = store
+        self.project = project
+        self.project_id = store.project_id(project)
+
+    def add_score(self, score: ScoreInput) -> dict[str, Any]:
+        """Store ``score`` in this project and return the stored row.
+
+        The trace need not be stored yet: feedback often arrives before the app's spans are exported.
+        """
+        trace_id = score.trace_id.strip().lower()
+        span_id = score.span_id.strip().lower() if score.span_id else None
+        if not _TRACE_ID.match(trace_id):
+            raise InvalidInput(f"trace_id must be 32 hex characters, not {score.trace_id!r}")
+        if span_id is not None and not _SPAN_ID.match(span_id):
+            raise InvalidInput(f"span_id must be 16 hex characters, not {score.span_id!r}")
+        name = score.name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("score name must be 1 to 200 characters")
+        if score.source not in SOURCES:
+            raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, not {score.source!r}")
+        data_type, value, string_value = _value(name, score.value, score.data_type)
+        row = {
+            "id": new_id(),
+            "project_id": self.project_id,
+            "target_type": "span" if span_id else "trace",
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "name": name,
+            "data_type": data_type,
+            "value": value,
+            "string_value": string_value,
+            "source": score.source,
+            "author": score.author,
+            "comment": score.comment,
+            "metadata": score.metadata,
+            "created_at": utcnow(),
+        }
+        with self.store.write() as conn:
+            conn.execute(scores.insert().values(**row))
+        return row
+
+    def list_scores(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        name: str | None = None,
+        source: str | None = None,
+        data_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Scores of this project matching the filters, newest first."""
+        where: list[Any] = [scores.c.project_id == self.project_id]
+        for column, wanted in (
+            (scores.c.trace_id, trace_id),
+            (scores.c.span_id, span_id),
+            (scores.c.name, name),
+            (scores.c.source, source),
+            (scores.c.data_type, data_type),
+        ):
+            if wanted is not None:
+                where.append(column == wanted)
+        if start is not None:
+            where.append(scores.c.created_at >= start)
+        if end is not None:
+            where.append(scores.c.created_at < end)
+        stmt = (
+            select(*_COLUMNS)
+            .where(and_(*where))
+            .order_by(scores.c.created_at.desc(), scores.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.store.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]

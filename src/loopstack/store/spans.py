@@ -3,6 +3,10 @@
 Both the server's OTLP ingest and the SDK's local exporter turn what they receive into ``SpanRecord``s
 and persist them with ``span_row`` + ``insert_span_rows``, so a span lands the same way whichever path it
 took. The mapping itself (conventions → columns) lives in ``_spanmap``; prices come in as a callable.
+
+Reads go through ``SpanRepository(store, project)``. The write path stays module functions on a
+connection: ingest is the hot path (batches of thousands of rows built once and inserted in the
+caller's transaction), and it has no per-project state for a repository object to hold.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from loopstack.store._spanmap import (
     SpanRecord,
     span_row,
 )
+from loopstack.store._store import Store
 from loopstack.store._types import utcnow
 from loopstack.store.environments import environment_clause
 from loopstack.store.tables import spans
+from loopstack.store.tracelist import PAGE_SIZE, TraceFilters, TraceRow, filter_options, trace_page
 
 __all__ = [
     "MAX_TEXT",
@@ -35,6 +41,9 @@ __all__ = [
     "SpanCost",
     "SpanFilter",
     "SpanRecord",
+    "SpanRepository",
+    "TraceFilters",
+    "TraceRow",
     "get_trace_spans",
     "insert_span_rows",
     "insert_span_values",
@@ -208,7 +217,7 @@ class SpanFilter:
 def list_spans(
     conn: Connection, project_id: str, filters: SpanFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Spans matching ``filters``, newest first."""
+    """Spans matching ``filters``, newest first (inside the caller's transaction; see SpanRepository)."""
     stmt = (
         select(spans)
         .where(and_(*filters.clauses(project_id)))
@@ -288,7 +297,10 @@ def get_trace_spans(
 ) -> list[dict[str, Any]]:
     """Spans of ``trace_id`` in ``project_id`` in start order: all of them, or ``limit`` of them that come
     after the ``(start_time, span_id)`` of the last span of a previous page (span ids are unique within
-    a trace, so that pair orders every span exactly once); ``span_id`` keeps that one span only."""
+    a trace, so that pair orders every span exactly once); ``span_id`` keeps that one span only.
+
+    Takes a connection so another repository can read spans inside its own transaction; callers
+    outside ``store/`` use ``SpanRepository.trace_spans``."""
     c = spans.c
     stmt = select(spans).where(c.project_id == project_id, c.trace_id == trace_id)
     if span_id is not None:
@@ -302,6 +314,44 @@ def get_trace_spans(
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def count_spans(conn: Connection, project_id: str) -> int:
-    """How many spans ``project_id`` holds."""
-    return int(conn.execute(select(func.count()).where(spans.c.project_id == project_id)).scalar_one())
+class SpanRepository:
+    """Read the spans and traces of one project: the listings and one trace's spans."""
+
+    def __init__(self, store: Store, project: str = "default") -> None:
+        self.store = store
+        self.project = project
+        self.project_id = store.project_id(project)
+
+    def list_spans(self, filters: SpanFilter, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Spans matching ``filters``, newest first."""
+        with self.store.read() as conn:
+            return list_spans(conn, self.project_id, filters, limit=limit, offset=offset)
+
+    def list_traces(self, filters: SpanFilter, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """Traces with a span matching ``filters``, newest first, with totals and the root span."""
+        with self.store.read() as conn:
+            return list_traces(conn, self.project_id, filters, limit=limit, offset=offset)
+
+    def trace_spans(
+        self,
+        trace_id: str,
+        *,
+        limit: int | None = None,
+        after: tuple[datetime, str] | None = None,
+        span_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Spans of ``trace_id`` in start order, paged as ``get_trace_spans`` describes."""
+        with self.store.read() as conn:
+            return get_trace_spans(conn, self.project_id, trace_id, limit=limit, after=after, span_id=span_id)
+
+    def trace_page(
+        self, filters: TraceFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+    ) -> tuple[list[TraceRow], str | None]:
+        """One page of the trace list (root spans with totals), newest first, and the next cursor."""
+        with self.store.read() as conn:
+            return trace_page(conn, self.project_id, filters, cursor, limit)
+
+    def filter_options(self) -> dict[str, list[str]]:
+        """Models, prompt versions and environments of the most recent spans, to offer as filters."""
+        with self.store.read() as conn:
+            return filter_options(conn, self.project_id)

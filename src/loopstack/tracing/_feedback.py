@@ -188,10 +188,9 @@ def _detail(response: httpx.Response) -> str:
 
 def _store_locally(item: _Item) -> None:
     from loopstack.store import get_store
-    from loopstack.store.scores import ScoreInput, add_score
+    from loopstack.store.scores import ScoreInput, ScoreRepository
 
-    store = get_store(item.database_url)
-    add_score(store, store.project_id(item.project), ScoreInput(**item.body))
+    ScoreRepository(get_store(item.database_url), item.project).add_score(ScoreInput(**item.body))
 
 
 sender = FeedbackSender()

@@ -9,8 +9,8 @@ from typing import Any
 from loopstack import semconv as sc
 from loopstack.errors import NotFound
 from loopstack.store import Store
-from loopstack.store.datasets import DatasetItem, DatasetRepository, PushResult
-from loopstack.store.scores import list_scores
+from loopstack.store.datasets import DatasetItem, DatasetPushResult, DatasetRepository
+from loopstack.store.scores import ScoreRepository
 
 
 def dataset_names(store: Store, project: str) -> list[str]:
@@ -40,7 +40,7 @@ VARIABLE_KEYS = (sc.PROMPT_VARIABLES, "llm.prompt_template.variables")
 class AddedSpan:
     """What "add to dataset" stored: where the item's input and expected output came from."""
 
-    result: PushResult
+    result: DatasetPushResult
     input_from: str  # "variables" (the prompt's template variables) | "input" (the span's own input)
     expected_from: str  # "given" | "correction" (a human correction) | "output" (the span's output)
 
@@ -60,10 +60,11 @@ def prompt_variables(span: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def human_correction(store: Store, project_id: str, span: dict[str, Any]) -> str | None:
+def human_correction(store: Store, project: str, span: dict[str, Any]) -> str | None:
     """The newest human correction of this span, else of its trace as a whole."""
-    with store.read() as conn:
-        found = list_scores(conn, project_id, trace_id=span["trace_id"], name="correction", data_type="text")
+    found = ScoreRepository(store, project).list_scores(
+        trace_id=span["trace_id"], name="correction", data_type="text"
+    )
     for wanted in (span["span_id"], None):
         for row in found:  # newest first
             if row["span_id"] == wanted and row["string_value"] and row["source"] == "human":
@@ -83,7 +84,7 @@ def add_span_to_dataset(
     repo = DatasetRepository(store, project)
     meta = {k: span[k] for k in ("model", "prompt_name", "prompt_version") if span.get(k) is not None}
     variables = prompt_variables(span)
-    correction = None if expected is not None else human_correction(store, repo.project_id, span)
+    correction = None if expected is not None else human_correction(store, project, span)
     item = DatasetItem(
         key=f"span-{span['span_id']}",
         input=variables if variables is not None else span_input(span.get("input")),
@@ -125,7 +126,7 @@ def parse_expected(text: str, before: Any) -> Any:
         return text
 
 
-def set_expected(store: Store, project: str, dataset: str, key: str, expected: Any) -> PushResult:
+def set_expected(store: Store, project: str, dataset: str, key: str, expected: Any) -> DatasetPushResult:
     """Revise one item's expected output (a new dataset version; the old revision stays readable)."""
     item = find_item(store, project, dataset, key)
     return DatasetRepository(store, project).add_items(dataset, [replace(item, expected=expected)])

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from loopstack.store import Store
-from loopstack.store.scores import ScoreInput, add_score
+from loopstack.store.scores import ScoreInput, ScoreRepository
 
 
 def add_human_score(
     store: Store,
-    project_id: str,
+    project: str,
     *,
     trace_id: str,
     name: str,
@@ -19,9 +19,7 @@ def add_human_score(
     comment: str | None = None,
 ) -> str:
     """Store one human judgement on a trace (or one of its spans) through the scores repository."""
-    row = add_score(
-        store,
-        project_id,
+    row = ScoreRepository(store, project).add_score(
         ScoreInput(
             trace_id=trace_id,
             span_id=span_id,

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from loopstack._inputs import decode_cursor, encode_cursor
 from loopstack.errors import LoopstackError
-from loopstack.store.spans import get_trace_spans
-from loopstack.ui import _queries
+from loopstack.store.scores import ScoreRepository
+from loopstack.store.spans import SpanRepository
+from loopstack.store.tracelist import TraceFilters
 from loopstack.ui._context import UIContext, check_same_origin
 from loopstack.ui._forms import opt_float, opt_str, opt_time
 from loopstack.ui._render import PREFIX, render
@@ -23,6 +24,8 @@ from loopstack.ui._svg import waterfall_bar
 #: Spans one trace page shows; a longer trace gets a link to the next spans (a 100k-span trace in one
 #: page was tens of MB of HTML built in memory).
 TRACE_PAGE = 1000
+#: Newest scores a trace page lists (as many as ``GET /api/traces/{id}`` returns).
+TRACE_SCORES = 1000
 
 _SINCE = {
     "1h": timedelta(hours=1),
@@ -32,12 +35,12 @@ _SINCE = {
 }
 
 
-def filters_from(request: Request) -> _queries.TraceFilters:
+def filters_from(request: Request) -> TraceFilters:
     """Trace filters from the query string (the names the filter form uses)."""
     return parse_filters(request.query_params)
 
 
-def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
+def parse_filters(q: Mapping[str, str]) -> TraceFilters:
     """Trace filters from query parameters (also what ``loopstack queue add --filter`` takes)."""
     from loopstack.store import utcnow
     from loopstack.store.environments import check_environment
@@ -49,7 +52,7 @@ def parse_filters(q: Mapping[str, str]) -> _queries.TraceFilters:
     status = opt_str(q.get("status"))
     if status not in (None, "error", "ok"):
         raise HTTPException(400, f"status: {status!r} is not one of error, ok")
-    return _queries.TraceFilters(
+    return TraceFilters(
         start=start,
         end=opt_time(q.get("end"), "end"),
         model=opt_str(q.get("model")),
@@ -97,9 +100,9 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
     @router.get("/traces", response_class=HTMLResponse, name="ui_traces")
     def traces(request: Request) -> HTMLResponse:
         f = filters_from(request)
-        store, pid = ctx.store(), ctx.project(request).id
+        spans = SpanRepository(ctx.store(), ctx.project(request).name)
         try:
-            rows, next_cursor = _queries.list_traces(store, pid, f, request.query_params.get("cursor"))
+            rows, next_cursor = spans.trace_page(f, request.query_params.get("cursor"))
         except LoopstackError as exc:
             raise HTTPException(400, str(exc)) from None
         return render(
@@ -107,19 +110,18 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             "traces.html",
             rows=rows,
             next_cursor=next_cursor,
-            options=_queries.filter_options(store, pid),
+            options=spans.filter_options(),
         )
 
     @router.get("/traces/{trace_id}", response_class=HTMLResponse, name="ui_trace")
     def trace(request: Request, trace_id: str) -> HTMLResponse:
-        store, pid = ctx.store(), ctx.project(request).id
+        store, project = ctx.store(), ctx.project(request).name
         cursor = request.query_params.get("after")
         try:
             after = decode_cursor(cursor, "after") if cursor else None
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        with store.read() as conn:
-            rows = get_trace_spans(conn, pid, trace_id, limit=TRACE_PAGE + 1, after=after)
+        rows = SpanRepository(store, project).trace_spans(trace_id, limit=TRACE_PAGE + 1, after=after)
         if not rows:
             raise HTTPException(404, f"trace {trace_id} not found in this project")
         more = len(rows) > TRACE_PAGE
@@ -128,7 +130,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         tree = span_tree(rows)
         wanted = request.query_params.get("span")
         selected = next((s for s in tree if s["span_id"] == wanted), tree[0])
-        scores = _queries.trace_scores(store, pid, trace_id)
+        scores = ScoreRepository(store, project).list_scores(trace_id=trace_id, limit=TRACE_SCORES)
         from loopstack.ui._datasets_io import dataset_names
 
         return render(
@@ -144,7 +146,7 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
                 "duration_ms": max(s["offset_ms"] + (s["duration_ms"] or 0) for s in tree),
                 "errors": sum(1 for s in rows if s["status_code"] == "ERROR"),
             },
-            datasets=dataset_names(store, ctx.project(request).name),
+            datasets=dataset_names(store, project),
             page={"size": TRACE_PAGE, "partial": more or after is not None, "next": next_after},
         )
 
@@ -173,11 +175,10 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             if not name or value is None:
                 raise HTTPException(400, "score: both a name and a numeric value are needed")
             kw = {"name": name, "value": value, "data_type": "numeric"}
-        store, pid = ctx.store(), ctx.project(request).id
         try:
             add_human_score(
-                store,
-                pid,
+                ctx.store(),
+                ctx.project(request).name,
                 trace_id=trace_id,
                 span_id=span_id,
                 comment=comment,
@@ -200,9 +201,8 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         span_id = opt_str(str(form.get("span_id") or ""), 16)
         if not dataset or not span_id:
             raise HTTPException(400, "add to dataset: choose a dataset name and a span")
-        store, pid = ctx.store(), ctx.project(request).id
-        with store.read() as conn:
-            rows = get_trace_spans(conn, pid, trace_id, span_id=span_id)
+        store = ctx.store()
+        rows = SpanRepository(store, ctx.project(request).name).trace_spans(trace_id, span_id=span_id)
         if not rows:
             raise HTTPException(404, f"span {span_id} not found in trace {trace_id}")
         expected = opt_str(str(form.get("expected") or ""), 1_000_000)

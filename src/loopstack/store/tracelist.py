@@ -1,4 +1,7 @@
-"""Reads specific to the trace pages: the filtered, keyset-paginated trace list and one trace's rows.
+"""The trace list of the UI (and ``loopstack queue add --filter``): filtered and keyset-paginated.
+
+Callers use ``SpanRepository.trace_page`` and ``SpanRepository.filter_options``; the functions here
+take the connection that repository opens.
 
 A trace is listed by its root span, and only production traffic unless ``environment`` says otherwise
 (eval runs are kept out by default, see ``store.environments``). Filters on model, prompt version,
@@ -11,16 +14,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from loopstack._inputs import parse_int, parse_time
 from loopstack.errors import InvalidInput
-from loopstack.monitor import FEEDBACK_SOURCES
-from loopstack.store import Store
 from loopstack.store.environments import EVAL, environment_clause
+from loopstack.store.scores import FEEDBACK_SOURCES
 from loopstack.store.tables import scores, spans
 
 PAGE_SIZE = 50
@@ -160,8 +161,8 @@ def _filters(project_id: str, f: TraceFilters) -> list[ColumnElement[bool]]:
     return conds
 
 
-def list_traces(
-    store: Store, project_id: str, f: TraceFilters, cursor: str | None = None, limit: int = PAGE_SIZE
+def trace_page(
+    conn: Connection, project_id: str, f: TraceFilters, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[TraceRow], str | None]:
     """One page of traces, newest first, and the cursor of the next page (``None`` at the end)."""
     conds = _filters(project_id, f)
@@ -183,15 +184,14 @@ def list_traces(
         .order_by(spans.c.start_time.desc(), spans.c.id.desc())
         .limit(limit + 1)
     )
-    with store.read() as conn:
-        found = conn.execute(query).all()
-        page = [TraceRow(*r) for r in found[:limit]]
-        _add_totals(conn, project_id, page)
+    found = conn.execute(query).all()
+    page = [TraceRow(*r) for r in found[:limit]]
+    _add_totals(conn, project_id, page)
     next_cursor = encode_cursor(page[-1].start_time, page[-1].id) if len(found) > limit else None
     return page, next_cursor
 
 
-def _add_totals(conn: Any, project_id: str, page: list[TraceRow]) -> None:
+def _add_totals(conn: Connection, project_id: str, page: list[TraceRow]) -> None:
     if not page:
         return
     by_trace = {r.trace_id: r for r in page}
@@ -232,7 +232,7 @@ def _add_totals(conn: Any, project_id: str, page: list[TraceRow]) -> None:
         by_trace[tid].feedback, by_trace[tid].negative = int(n), int(neg or 0)
 
 
-def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
+def filter_options(conn: Connection, project_id: str) -> dict[str, list[str]]:
     """Models, prompt versions and environments seen in the most recent spans, to suggest in the filters."""
     recent = (
         select(spans.c.model, spans.c.prompt_name, spans.c.prompt_version, spans.c.environment)
@@ -245,31 +245,8 @@ def filter_options(store: Store, project_id: str) -> dict[str, list[str]]:
         .limit(5000)
         .subquery()
     )
-    with store.read() as conn:
-        rows = conn.execute(select(recent).distinct()).all()
+    rows = conn.execute(select(recent).distinct()).all()
     models = {str(m) for m, _, _, _ in rows if m}
     prompts = {f"{n}@{v}" if v is not None else str(n) for _, n, v, _ in rows if n}
     environments = {str(e) for _, _, _, e in rows if e and e != EVAL}
     return {"models": sorted(models), "prompts": sorted(prompts), "environments": sorted(environments)}
-
-
-def trace_spans(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every span of a trace, oldest first, as dicts of their columns."""
-    with store.read() as conn:
-        rows = conn.execute(
-            select(spans)
-            .where(spans.c.project_id == project_id, spans.c.trace_id == trace_id)
-            .order_by(spans.c.start_time, spans.c.id)
-        ).mappings()
-        return [dict(r) for r in rows]
-
-
-def trace_scores(store: Store, project_id: str, trace_id: str) -> list[dict[str, Any]]:
-    """Every score on a trace or one of its spans, newest first."""
-    with store.read() as conn:
-        rows = conn.execute(
-            select(scores)
-            .where(scores.c.project_id == project_id, scores.c.trace_id == trace_id)
-            .order_by(scores.c.created_at.desc())
-        ).mappings()
-        return [dict(r) for r in rows]
