@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from loopstack.evals.stats._normal import normal_quantile
 from loopstack.evals.stats._results import Estimate
 
 Kind = Literal["auto", "binary", "continuous"]
@@ -78,10 +79,12 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     """Wilson score interval for a proportion (well behaved at 0%, 100% and small N)."""
     if n <= 0:
         return NAN, NAN
-    from scipy.special import ndtri
+    return wilson_fraction(successes / n, n, confidence)
 
-    z = float(ndtri(0.5 + confidence / 2))
-    p = successes / n
+
+def wilson_fraction(p: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson interval for an observed share ``p`` of ``n`` (``p`` need not be a whole count)."""
+    z = normal_quantile(0.5 + confidence / 2)
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from loopstack.evals.stats._estimate import wilson_fraction
+
 NAN = float("nan")
 
 
@@ -140,18 +142,8 @@ def bounded_identical_interval(
     """
     span = upper - lower
     p = min(1.0, max(0.0, (value - lower) / span))
-    lo, hi = _wilson_fraction(p, n, confidence)
+    lo, hi = wilson_fraction(p, n, confidence)
     return lower + lo * span, lower + hi * span
-
-
-def _wilson_fraction(p: float, n: int, confidence: float) -> tuple[float, float]:
-    from scipy.special import ndtri
-
-    z = float(ndtri(0.5 + confidence / 2))
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -31,6 +31,7 @@ from loopstack.evals.stats._estimate import (
     item_clusters,
     reduce_epochs,
 )
+from loopstack.evals.stats._normal import normal_cdf, normal_quantile
 from loopstack.evals.stats._results import PairedComparison
 
 
@@ -55,9 +56,7 @@ def paired_proportion_interval(
     """
     if n <= 0:
         return NAN, NAN
-    from scipy.special import ndtri
-
-    z = float(ndtri(0.5 + confidence / 2))
+    z = normal_quantile(0.5 + confidence / 2)
     p_win = (wins + 1) / (n + 2)
     p_loss = (losses + 1) / (n + 2)
     diff = p_win - p_loss
@@ -81,9 +80,7 @@ def minimum_detectable_effect(
     if n < 1 or math.isnan(sd_diff):
         return NAN
     if df is None:
-        from scipy.special import ndtri
-
-        return float((ndtri(1 - alpha / 2) + ndtri(power)) * sd_diff / math.sqrt(n))
+        return (normal_quantile(1 - alpha / 2) + normal_quantile(power)) * sd_diff / math.sqrt(n)
     if df < 1:
         return NAN
     from scipy.special import stdtrit
@@ -93,14 +90,12 @@ def minimum_detectable_effect(
 
 def bonett_price_test(wins: int, losses: int, n: int, confidence: float = 0.95) -> tuple[float, float, float]:
     """The Bonett-Price interval and the p-value inverted from it (the adjusted Wald z test)."""
-    from scipy.special import ndtr
-
     low, high = paired_proportion_interval(wins, losses, n, confidence)
     p_win = (wins + 1) / (n + 2)
     p_loss = (losses + 1) / (n + 2)
     diff = p_win - p_loss
     se = math.sqrt(max(0.0, p_win + p_loss - diff * diff) / (n + 2))
-    p = float(2 * ndtr(-abs(diff) / se)) if se > 0 else 1.0
+    p = 2 * normal_cdf(-abs(diff) / se) if se > 0 else 1.0
     return low, high, p
 
 
