@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select
 
 from loopstack.errors import InvalidInput
 from loopstack.models import ModelRequest
@@ -17,11 +11,9 @@ from loopstack.prompts import PromptRegistry
 from loopstack.prompts._content import REQUEST_PARAMS
 from loopstack.prompts.files import load_prompt_text
 from loopstack.store import Store, utcnow
-from loopstack.store._engine import normalise_url
 from loopstack.store.migrate import upgrade
 from loopstack.store.tables import projects, prompt_versions, prompts
 
-PG_URL = os.environ.get("LOOPSTACK_TEST_DATABASE_URL")
 USER = {"role": "user", "content": "Review: {{ review }}"}
 
 
@@ -40,24 +32,6 @@ def test_each_version_keeps_its_own_description(store: Store) -> None:
     ]
     (summary,) = reg.list_prompts()
     assert summary.description == "v2: asks for JSON"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database (not migrated) on each dialect."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("LOOPSTACK_TEST_DATABASE_URL is not set")
-    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    name = f"loopstack_mig_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migration_copies_the_prompt_description_into_existing_versions(empty_url: str) -> None:

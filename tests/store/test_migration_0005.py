@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
-from sqlalchemy import Connection, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, select, text
 
 from loopstack.store import Store
-from loopstack.store._engine import normalise_url
 from loopstack.store.migrate import head_revision, upgrade
 from loopstack.store.tables import spans
-
-PG_URL = os.environ.get("LOOPSTACK_TEST_DATABASE_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("LOOPSTACK_TEST_DATABASE_URL is not set")
-    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
-    name = f"loopstack_m5_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(normalise_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _insert(
