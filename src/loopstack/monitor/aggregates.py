@@ -171,35 +171,21 @@ def compute_dashboard(
         from loopstack.monitor.rollups import refresh_rollups
 
         refresh_rollups(store, project_id, min_interval=30.0)
+    fill = _from_rollups if hourly else _from_spans
     with store.read() as conn:
-        if hourly:
-            _from_rollups(
-                conn,
-                project_id,
-                start,
-                end,
-                bucket_seconds,
-                first,
-                series,
-                by_model,
-                by_prompt,
-                totals,
-                environment,
-            )
-        else:
-            _from_spans(
-                conn,
-                project_id,
-                start,
-                end,
-                bucket_seconds,
-                first,
-                series,
-                by_model,
-                by_prompt,
-                totals,
-                environment,
-            )
+        fill(
+            conn,
+            project_id,
+            start,
+            end,
+            bucket_seconds,
+            first,
+            series,
+            by_model,
+            by_prompt,
+            totals,
+            environment,
+        )
         summaries = _score_figures(conn, project_id, start, end, bucket_seconds, first, series, totals)
     return Dashboard(
         start=start,
