@@ -7,11 +7,17 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import loopstack
+from loopstack.config import get_settings
+from loopstack.store import Store
+from loopstack.store.tables import spans
+from loopstack.tracing import shutdown
 from loopstack.tracing._capture import TRUNCATED
 
 Rows = Callable[[], list[dict[str, Any]]]
@@ -301,3 +307,25 @@ def test_the_mask_reaches_model_calls_and_other_tracers_spans(stored_spans: Rows
     assert other["attributes"]["llm.input_messages.0.message.content"] == "[email] here"
     assert other["model"] == "gpt-4o-mini"
     loopstack.tracing.shutdown()
+
+
+def test_spans_land_in_the_store_configured_at_init_even_when_exported_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exit-time flush once wrote a test's spans into ~/.loopstack: the home had changed by then."""
+    first = tmp_path / "first"
+    monkeypatch.setenv("LOOPSTACK_HOME", str(first))
+    get_settings.cache_clear()
+    loopstack.init()
+    try:
+        with loopstack.span("kept"):
+            pass
+        later = tmp_path / "later"
+        monkeypatch.setenv("LOOPSTACK_HOME", str(later))
+        get_settings.cache_clear()
+        assert loopstack.flush(timeout=10)
+    finally:
+        shutdown(timeout=5)
+    with Store(f"sqlite:///{first / 'loopstack.db'}").read() as conn:
+        assert [r.name for r in conn.execute(select(spans.c.name))] == ["kept"]
+    assert not (later / "loopstack.db").exists()

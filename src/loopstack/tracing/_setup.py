@@ -209,9 +209,12 @@ state = _State()
 
 def _exporter(endpoint: str | None, api_key: str | None, project: str, timeout: float) -> SpanExporter:
     if not endpoint:
+        from loopstack.config import get_settings
         from loopstack.tracing._local import LocalStoreExporter
 
-        return LocalStoreExporter(project)
+        # Bound now: a span exported later (at exit, after the environment changed) still lands in
+        # the store that was configured when tracing started, never in a default one.
+        return LocalStoreExporter(project, get_settings().resolved_database_url)
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
