@@ -111,3 +111,20 @@ def test_spans_refused_for_a_wrong_key_are_counted_as_dropped(server: InProcessS
     assert dropped_spans() == 3
     with server.store.read() as conn:
         assert conn.execute(select(func.count()).select_from(spans)).scalar_one() == 0
+
+
+def test_a_span_the_server_rejects_alone_is_counted_as_dropped(
+    server: InProcessServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server refuses one bad span in a 200 (OTLP partial success); the SDK counts it."""
+    from opentelemetry import trace
+
+    loopstack.init(endpoint=server.url, api_key=server.key)
+    with loopstack.span("good"):
+        pass
+    trace.get_tracer("another-library").start_span("no start time", start_time=0).end()
+    assert loopstack.flush(30)
+    with server.store.read() as conn:
+        assert [r.name for r in conn.execute(select(spans.c.name))] == ["good"]
+    assert dropped_spans() == 1
+    assert "rejected 1 spans" in caplog.text and "startTimeUnixNano" in caplog.text

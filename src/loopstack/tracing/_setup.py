@@ -36,6 +36,7 @@ from opentelemetry.util.types import Attributes
 
 from loopstack.tracing._capture import Capture
 from loopstack.tracing._context import ContextSpanProcessor, set_defaults
+from loopstack.tracing._rejected import RejectedSpans
 
 log = logging.getLogger("loopstack.tracing")
 
@@ -52,8 +53,9 @@ class _CountingExporter(SpanExporter):
     With a mask set, spans from other tracers get it on their text attributes first (_export_mask.py).
     """
 
-    def __init__(self, inner: SpanExporter) -> None:
+    def __init__(self, inner: SpanExporter, rejected: RejectedSpans | None = None) -> None:
         self.inner = inner
+        self.rejected = rejected
         self.failed = 0
         self._warned_at = float("-inf")
         self._lock = threading.Lock()
@@ -102,8 +104,14 @@ class _BoundedBatchProcessor(BatchSpanProcessor):
     ``dropped`` also counts the spans of failed exports (``_CountingExporter``).
     """
 
-    def __init__(self, exporter: SpanExporter, max_queue_size: int, max_export_batch_size: int) -> None:
-        self.counting = _CountingExporter(exporter)
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        max_queue_size: int,
+        max_export_batch_size: int,
+        rejected: RejectedSpans | None = None,
+    ) -> None:
+        self.counting = _CountingExporter(exporter, rejected)
         super().__init__(
             self.counting,
             max_queue_size=max_queue_size,
@@ -126,8 +134,9 @@ class _BoundedBatchProcessor(BatchSpanProcessor):
 
     @property
     def dropped(self) -> int:
-        """Spans dropped at a full queue plus the spans of failed exports."""
-        return self.full_drops + self.counting.failed
+        """Spans dropped at a full queue, in failed exports, and refused one by one by the server."""
+        rejected = self.counting.rejected
+        return self.full_drops + self.counting.failed + (rejected.count if rejected is not None else 0)
 
 
 class _Switch(SpanProcessor):
@@ -207,7 +216,9 @@ class _State:
 state = _State()
 
 
-def _exporter(endpoint: str | None, api_key: str | None, project: str, timeout: float) -> SpanExporter:
+def _exporter(
+    endpoint: str | None, api_key: str | None, project: str, timeout: float, rejected: RejectedSpans
+) -> SpanExporter:
     if not endpoint:
         from loopstack.config import get_settings
         from loopstack.tracing._local import LocalStoreExporter
@@ -224,6 +235,7 @@ def _exporter(endpoint: str | None, api_key: str | None, project: str, timeout: 
         headers=headers,
         timeout=timeout,
         compression=Compression.Gzip,
+        session=rejected.session(),
     )
 
 
@@ -290,10 +302,14 @@ def init(
         app_owned = state.provider.sampler is not state.sampler
         state.switch.keep = ratio if app_owned and ratio.rate < 1.0 else None
         previous = state.switch.target
+        rejected = RejectedSpans()
         state.switch.target = _BoundedBatchProcessor(
-            _exporter(endpoint, api_key, project, timeout=max(state.flush_timeout, 1.0) * 2),
+            _exporter(
+                endpoint, api_key, project, timeout=max(state.flush_timeout, 1.0) * 2, rejected=rejected
+            ),
             max_queue_size,
             min(max_export_batch_size, max_queue_size),
+            rejected,
         )
         if previous is not None:
             _bounded(previous.shutdown, state.flush_timeout)
@@ -367,7 +383,8 @@ def shutdown(timeout: float | None = None) -> bool:
 
 def dropped_spans() -> int:
     """Spans lost since the last ``init``: dropped at a full export queue, or in an export that failed
-    (server unreachable, key refused, request rejected, local store not writable)."""
+    (server unreachable, key refused, request rejected, local store not writable), or refused one by
+    one by the server (OTLP partial success)."""
     target = state.switch.target
     return target.dropped if target is not None else 0
 
