@@ -14,9 +14,10 @@ verdict), fpr <= 5.5% (N >= 30; N >= 10 for A/A scenarios)
 and power within [75%, 90%] where a verdict is given in at least 90% of runs, and the gate's
 family-wise false-alarm rate <= 5% with 1 and 3 scorers. Pass/fail cells are enumerated exactly
 (binomial/multinomial), the others simulated (2,000 runs: +-1 percentage point at 95%).
-Known exceptions, printed as such: the paired interval of rare pass/fail scores (p = 0.05) is
-conservative, and the MDE of pass/fail comparisons is approximate (the report says "about"); where
-its power leaves the band the cell is marked "(approximate MDE)", see docs/statistics.md. The
+Known exception, printed as such: at a true difference of 0 the paired interval of rare pass/fail
+scores (p = 0.05) is conservative at N = 30 and 48 (about 3 and 5 discordant pairs: no valid test
+can reach 2.5% false alarms there, see docs/statistics.md); it is marked "(conservative)". The
+pass/fail MDE is the exact power of the printed interval at the scenario's latent agreement; the
 continuous MDE is the resampled power of the printed test (``loopstack.evals.stats._power``), so
 ``power`` there checks it against independent draws.
 """
@@ -70,9 +71,7 @@ def main() -> None:
                 if null.verdicts > 0.055:
                     flags.append("fpr")
             if n >= 30 and alt.withheld < 0.1 and not 0.75 <= alt.verdicts <= 0.90:
-                # pass/fail power depends on how discordance moves under a real difference, which one
-                # run cannot show: the report prints that MDE as "about", and it is marked here
-                flags.append("(approximate MDE)" if s.kind == "binary" else "power")
+                flags.append("power")
             if rare and null.diff_coverage > 0.975 and n >= 30:
                 flags.append("(conservative)")
             real = [f for f in flags if not f.startswith("(")]

@@ -137,7 +137,9 @@ def test_a_window_of_days_with_partial_edges_counts_every_span(store: Store) -> 
     for hours in (1, 30, 24 * 12 + 3, 24 * 19 + 22):
         add_trace(store, pid, start=NOW - timedelta(hours=hours))
     _fold(store, pid)
-    start, end, width = resolve_range(None, start=NOW - timedelta(days=19, hours=23), end=NOW)
+    # start and end are rounded to whole hours; 20 d 11 h apart, they are never both midnights
+    # (the test once failed every day from 23:00 UTC, when 19 d 23 h made both edges whole days)
+    start, end, width = resolve_range(None, start=NOW - timedelta(days=20, hours=11), end=NOW)
     assert width == 86400 and (start.timestamp() % 86400 != 0 or end.timestamp() % 86400 != 0)
     d = compute_dashboard(store, pid, start, end, width)
     assert [s.requests for s in d.series] == _requests_per_bucket(store, start, end, width)

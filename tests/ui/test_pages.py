@@ -145,3 +145,26 @@ def test_form_posts_from_another_origin_are_refused(client: Any, store: Store) -
     assert r.status_code == 403
     with store.read() as conn:
         assert conn.execute(select(scores.c.id)).first() is None
+
+
+def test_compare_page_says_no_interval_instead_of_nan(client: Any, store: Store) -> None:
+    """Three items of a continuous score are too few for an interval: the page says so (it printed +nan)."""
+    from loopstack.store.runs import ItemResult, RunRepository, ScoreRow
+
+    repo = RunRepository(store, "default")
+    runs = [
+        repo.create_run(config={}, name=n, prompt_name="p", prompt_version=1, model="mock/a") for n in "ab"
+    ]
+    for i, (u, v) in enumerate([(0.2, 0.4), (0.5, 0.9), (0.7, 0.6)]):
+        for run, value in zip(runs, (u, v), strict=True):
+            repo.save_item(
+                run.id,
+                ItemResult(
+                    item_key=f"i{i}", epoch=0, input={}, expected=None, output="x",
+                    scores=[ScoreRow(name="quality", value=value)],
+                ),
+            )  # fmt: skip
+    html = client.get(f"/ui/compare?a={runs[0].id}&b={runs[1].id}").text
+    row = html.split('id="paired"', 1)[1].split("</table>", 1)[0]
+    assert "nan" not in row.lower()
+    assert "no interval" in row and "+0.167" in row and "too few items" in row

@@ -41,11 +41,18 @@ def fmt_cost(value: float | None) -> str:
 
 
 def fmt_num(value: float | int | None, digits: int = 3) -> str:
-    if value is None:
+    if value is None or value != value:  # NaN: nothing could be computed
         return "–"
     if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:.{digits}g}"
+
+
+def fmt_signed(value: float | None) -> str:
+    """A difference with its sign; ``–`` where there is none (NaN: no interval could be computed)."""
+    if value is None or value != value:
+        return "–"
+    return f"{value:+.3f}"
 
 
 def fmt_pct(value: float | None) -> str:
@@ -100,7 +107,9 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ms=fmt_ms, cost=fmt_cost, num=fmt_num, pct=fmt_pct, dt=fmt_dt, pretty=pretty_json)
+    env.filters.update(
+        ms=fmt_ms, cost=fmt_cost, num=fmt_num, signed=fmt_signed, pct=fmt_pct, dt=fmt_dt, pretty=pretty_json
+    )
     env.globals["chat_messages"] = chat_messages
     return env
 

@@ -95,8 +95,7 @@ def _power_warning(c: RunComparison) -> str | None:
     if not weak:
         return None
     n = weak[0][1].n
-    # a pass/fail MDE is approximate (its power depends on how many items would disagree): "~"
-    parts = ", ".join(f"{escape(name)} {'~' if p.binary else ''}{num(p.mde, 2)}" for name, p in weak)
+    parts = ", ".join(f"{escape(name)} {num(p.mde, 2)}" for name, p in weak)
     return (
         f"⚠ N={n} paired items only reliably detect differences of at least (80% power, α 0.05): {parts}. "
         "Smaller true differences may show as n.s.; add items to see them."

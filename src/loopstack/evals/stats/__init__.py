@@ -27,7 +27,7 @@ from loopstack.evals.stats._intervals import (
 )
 from loopstack.evals.stats._paired import (
     MIN_CHANGED_ITEMS,
-    bonett_price_test,
+    agresti_min_test,
     mcnemar_exact,
     minimum_detectable_effect,
     paired_comparison,
@@ -42,7 +42,7 @@ __all__ = [
     "MIN_CONTINUOUS_ITEMS",
     "Estimate",
     "Verdict",
-    "bonett_price_test",
+    "agresti_min_test",
     "bonferroni",
     "holm",
     "paired_t_interval",

@@ -60,7 +60,7 @@ class PairedComparison:
     ci_high: float
     n: int
     method: str
-    """How the CI was computed: ``bonett-price`` (paired pass/fail), ``paired-t`` (union of the t and
+    """How the CI was computed: ``agresti-min`` (paired pass/fail), ``paired-t`` (union of the t and
     skew-corrected t intervals), ``clustered`` (CR1, t(G-1)), ``bounded`` (every item changed by the
     same amount) or ``none``."""
     test: str
@@ -76,7 +76,8 @@ class PairedComparison:
     """Minimum detectable effect at 80% power and alpha 0.05 for this N and data like these: for
     continuous scores the shift at which the printed test (t union skew-corrected t) excludes 0 in 80%
     of seeded resamples of the observed differences; clustered, t quantiles on G-1 degrees of freedom;
-    pass/fail, normal theory at the observed discordance (approximate: the note says "about")."""
+    pass/fail, the exact power of the Agresti-Min interval if the runs stay as alike as observed (their
+    tetrachoric correlation kept while the pass rate moves; ``_power.binary_mde``)."""
     underpowered: bool
     note: str | None = None
     confidence: float = 0.95

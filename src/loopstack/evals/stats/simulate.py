@@ -42,13 +42,13 @@ def wilson_batch(k: Array, n: int, confidence: float = 0.95) -> tuple[Array, Arr
     return np.maximum(0.0, centre - half), np.minimum(1.0, centre + half)
 
 
-def bonett_price_batch(
+def agresti_min_batch(
     wins: Array, losses: Array, n: int, confidence: float = 0.95
 ) -> tuple[Array, Array, Array]:
     from scipy.special import ndtr
 
     z = _z(confidence)
-    p_win, p_loss = (wins + 1) / (n + 2), (losses + 1) / (n + 2)
+    p_win, p_loss = (wins + 0.5) / (n + 2), (losses + 0.5) / (n + 2)
     diff = p_win - p_loss
     se = np.sqrt(np.maximum(0.0, p_win + p_loss - diff * diff) / (n + 2))
     return np.maximum(-1.0, diff - z * se), np.minimum(1.0, diff + z * se), 2 * ndtr(-np.abs(diff) / se)
@@ -183,7 +183,7 @@ def compare_batch(s: Scenario, base: Array, cand: Array, confidence: float = 0.9
     if s.kind == "binary":
         el, eh = wilson_batch(cand.sum(axis=1), n, confidence)
         d = cand - base
-        lo, hi, p = bonett_price_batch((d > 0).sum(axis=1), (d < 0).sum(axis=1), n, confidence)
+        lo, hi, p = agresti_min_batch((d > 0).sum(axis=1), (d < 0).sum(axis=1), n, confidence)
         return Batch(el, eh, lo, hi, p, none)
     if n < MIN_CONTINUOUS_ITEMS:
         nan = np.full(r, np.nan)
@@ -205,8 +205,10 @@ def mde(s: Scenario, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
         g, m = s.clusters
         sd = s.sd_diff * math.sqrt(1 + (m - 1) * ICC)
         return minimum_detectable_effect(sd, g * m, alpha=alpha, power=power, df=g - 1)
-    if s.kind == "binary":
-        return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power)
+    if s.kind == "binary":  # the report's exact MDE, at the scenario's true latent agreement
+        from loopstack.evals.stats._power import binary_mde
+
+        return binary_mde(s.mean, RHO, n, alpha=alpha, power=power)
     if n < MIN_CONTINUOUS_ITEMS:
         return minimum_detectable_effect(s.sd_diff, n, alpha=alpha, power=power, df=n - 1)
     base, cand = s.draw(np.random.default_rng(54321), 1, 20_000, 0.0)
@@ -273,7 +275,7 @@ def gate_alarm_rate(
 
 def binary_exact(p: float, n: int, delta: float, confidence: float = 0.95) -> tuple[float, float, float]:
     """Exact (enumerated, no simulation noise) ``(coverage, diff_coverage, verdict rate)`` of the
-    Wilson interval of the candidate's pass rate ``p + delta`` and of the Bonett-Price paired interval,
+    Wilson interval of the candidate's pass rate ``p + delta`` and of the Agresti-Min paired interval,
     for the copula scenario of ``scenarios()`` (pass/fail runs correlated with rho 0.5)."""
     from scipy.stats import binom, multinomial, multivariate_normal, norm
 
@@ -288,6 +290,6 @@ def binary_exact(p: float, n: int, delta: float, confidence: float = 0.95) -> tu
     wins, losses = wins[ok], losses[ok]
     cells = np.stack([wins, losses, n - wins - losses], 1)
     probs = multinomial.pmf(cells, n, [p_win, p_loss, 1 - p_win - p_loss])
-    dlow, dhigh, _ = bonett_price_batch(wins.astype(float), losses.astype(float), n, confidence)
+    dlow, dhigh, _ = agresti_min_batch(wins.astype(float), losses.astype(float), n, confidence)
     diff_coverage = float(probs[(dlow <= delta) & (delta <= dhigh)].sum())
     return coverage, diff_coverage, float(probs[(dlow > 0) | (dhigh < 0)].sum())
