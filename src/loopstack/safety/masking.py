@@ -214,20 +214,27 @@ def mask_records(
     masker: PiiMasker | None = None,
     *,
     keys: Iterable[str] | None = None,
+    skip: Iterable[str] = ("id", "split", "cluster"),
     strategy: Strategy = "placeholder",
 ) -> list[dict[str, Any]]:
     """Copies of ``records`` (dataset items, teacher-labelling requests) with every string masked.
 
     Strings nested in dicts and lists are masked too; ``keys`` limits masking to those top-level
-    fields. Placeholders are numbered per record, so a value keeps one placeholder across a record's
-    input and expected output.
+    fields and ``skip`` leaves some out (an item's id, split and cluster by default). Placeholders are
+    numbered per record, so a value keeps one placeholder across a record's input and expected output.
     """
     masker = masker or pii_masker(strategy)
     only = set(keys) if keys is not None else None
+    left = set(skip)
     out: list[dict[str, Any]] = []
     for record in records:
         with masker.scope():
-            out.append({k: (_deep(v, masker) if only is None or k in only else v) for k, v in record.items()})
+            out.append(
+                {
+                    k: (_deep(v, masker) if (only is None or k in only) and k not in left else v)
+                    for k, v in record.items()
+                }
+            )
     return out
 
 
