@@ -82,6 +82,11 @@ class PiiConfig(BaseModel):
     score_threshold: float = Field(default=0.4, ge=0, le=1)
     """Least score a match needs; Presidio's phone matches score 0.4, most patterns 0.5–1.0."""
     recognizers: list[CustomRecognizer] = []
+    phone_regions: list[str] = ["US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"]
+    """Countries whose national formats are recognised (international ``+NN`` numbers are found anyway)."""
+    phone_leniency: int = Field(default=2, ge=0, le=3)
+    """libphonenumber's matching: 1 any valid number, 2 (default) also grouped as that country groups
+    it, 3 grouped exactly so. At 1, order numbers such as ``2024-648821`` pass as phones."""
     ner_model: str | None = None
     """An installed spaCy pipeline package (e.g. ``en_core_web_sm``) for PERSON and LOCATION; never
     downloaded."""
@@ -150,6 +155,19 @@ def _email_recognizer(presidio: Any, language: str) -> Any:
             return bool(offline_tldextract()(pattern_text).fqdn)
 
     return OfflineEmailRecognizer(supported_language=language)
+
+
+#: Mastercard's 2-series (2221-2720, issued since 2017), which Presidio's card pattern leaves out.
+_MASTERCARD_2_SERIES = (
+    r"\b(2(?:22[1-9]|2[3-9]\d|[3-6]\d{2}|7[01]\d|720))[- ]?(\d{4})[- ]?(\d{4})[- ]?(\d{4})\b"
+)
+
+
+def _card_recognizer(presidio: Any, language: str) -> Any:
+    """Presidio's card recogniser (Luhn-validated) with the Mastercard 2-series pattern added."""
+    cls = presidio.predefined_recognizers.CreditCardRecognizer
+    patterns = [*cls.PATTERNS, presidio.Pattern("Mastercard 2-series (weak)", _MASTERCARD_2_SERIES, 0.3)]
+    return cls(patterns=patterns, supported_language=language)
 
 
 def _nlp_engine(presidio: Any, config: PiiConfig) -> Any:
@@ -257,6 +275,16 @@ class PiiAnalyzer:
             cls_name = _PATTERN_RECOGNIZERS.get(entity)
             if entity == "EMAIL_ADDRESS":
                 recognizers.append(_email_recognizer(presidio, config.language))
+            elif entity == "PHONE_NUMBER":
+                recognizers.append(
+                    predefined.PhoneRecognizer(
+                        supported_language=config.language,
+                        supported_regions=tuple(config.phone_regions),
+                        leniency=config.phone_leniency,
+                    )
+                )
+            elif entity == "CREDIT_CARD":
+                recognizers.append(_card_recognizer(presidio, config.language))
             elif cls_name is not None:
                 recognizers.append(getattr(predefined, cls_name)(supported_language=config.language))
         nlp_engine = _nlp_engine(presidio, config)
