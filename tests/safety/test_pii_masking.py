@@ -149,3 +149,20 @@ def test_importing_the_sdk_and_safety_loads_no_presidio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_without_the_safety_extra_the_error_names_the_install() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["presidio_analyzer"] = None  # as if loopstack[safety] were not installed
+        from loopstack.errors import LoopstackError
+        from loopstack.safety import pii_masker
+        try:
+            pii_masker()("a@example.com")
+        except LoopstackError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'loopstack[safety]'" in out.stdout and "presidio_analyzer" in out.stdout

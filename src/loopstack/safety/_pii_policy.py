@@ -172,7 +172,8 @@ class _ExternalPolicy:
         if self.mode == "refuse":
             raise RequestRefused(
                 f"{provider.model_string}: the request holds PII ({found}); the PII policy refuses to "
-                "send it to an external provider (use --pii-policy mask, or a local model)",
+                "send it to an external provider (mask it instead: loopstack pii set --external mask; "
+                "or use a local model)",
                 provider=provider.name,
             )
         masked = request.model_copy(update={"messages": messages, "prompt_variables": variables})
