@@ -149,3 +149,19 @@ def test_dataset_export_with_mask_pii_writes_no_seeded_value(store: Store, tmp_p
     plain = tmp_path / "plain.jsonl"
     assert runner.invoke(cli, ["dataset", "export", "tickets", "-o", str(plain)]).exit_code == 0
     assert SEEDS["IBAN_CODE"] in plain.read_text()  # without the flag the export is unchanged
+
+
+async def test_the_rest_api_sets_the_policy_that_ingest_applies(
+    client: httpx.AsyncClient, store: Store
+) -> None:
+    assert (await client.get("/api/pii-policy")).json()["ingest"] == "off"
+    bad = await client.put("/api/pii-policy", json={"config": {"entities": ["SHOE"]}})
+    assert bad.status_code == 400 and "unknown PII entity type 'SHOE'" in bad.json()["detail"]
+    unknown = await client.put("/api/pii-policy", json={"store": 1})
+    assert unknown.status_code == 400 and "unknown field 'store'" in unknown.json()["detail"]
+    ok = await client.put("/api/pii-policy", json={"ingest": "redact"})
+    assert ok.status_code == 200 and ok.json()["ingest"] == "redact"
+    response = await client.post("/v1/traces", content=_otlp([(SEEDED_TEXT, "ok")]), headers=PROTOBUF)
+    assert response.status_code == 200
+    step = next(r for r in _stored(store) if r["name"] == "step-0")
+    assert "[REDACTED]" in step["input"] and SEEDS["CREDIT_CARD"] not in step["input"]
