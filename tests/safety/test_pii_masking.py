@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from pii_seeds import SEEDED_TEXT, SEEDS, NetworkBlocked
@@ -166,3 +167,21 @@ def test_without_the_safety_extra_the_error_names_the_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'loopstack[safety]'" in out.stdout and "presidio_analyzer" in out.stdout
+
+
+def test_a_users_ner_pipeline_masks_names_and_places(tmp_path: Path) -> None:
+    import spacy
+
+    nlp = spacy.blank("en")  # built here, not downloaded: a rule-based NER stands in for a trained one
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(  # type: ignore[attr-defined]
+        [
+            {"label": "PERSON", "pattern": [{"LOWER": "maria"}, {"LOWER": "lopez"}]},
+            {"label": "GPE", "pattern": "Berlin"},
+        ]
+    )
+    nlp.to_disk(tmp_path / "ner")
+    masker = pii_masker(ner_model=str(tmp_path / "ner"))
+    assert masker("Maria Lopez moved to Berlin, mail m@example.com") == (
+        "<PERSON_1> moved to <LOCATION_1>, mail <EMAIL_1>"
+    )

@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -88,8 +89,8 @@ class PiiConfig(BaseModel):
     """libphonenumber's matching: 1 any valid number, 2 (default) also grouped as that country groups
     it, 3 grouped exactly so. At 1, order numbers such as ``2024-648821`` pass as phones."""
     ner_model: str | None = None
-    """An installed spaCy pipeline package (e.g. ``en_core_web_sm``) for PERSON and LOCATION; never
-    downloaded."""
+    """An installed spaCy pipeline package (e.g. ``en_core_web_sm``) or a saved pipeline folder, for
+    PERSON and LOCATION; never downloaded."""
     language: str = "en"
 
     @classmethod
@@ -197,7 +198,7 @@ def _nlp_engine(presidio: Any, config: PiiConfig) -> Any:
 def _spacy_pipeline(spacy: Any, language: str, ner_model: str | None) -> Any:
     if ner_model is None:
         return spacy.blank(language)
-    if not spacy.util.is_package(ner_model):
+    if not spacy.util.is_package(ner_model) and not Path(ner_model).is_dir():
         raise ConfigError(
             f"PII ner_model {ner_model!r} is not an installed spaCy package; install it yourself "
             "(Loopstack never downloads models) or leave ner_model unset for the pattern recognisers only"
