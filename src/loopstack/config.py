@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     localhost, 127.0.0.1 and [::1]; any other Host header gets 403, which stops DNS rebinding. ``*``
     allows any name."""
 
+    pii_salt: str | None = None
+    """Secret salt of the ``hash`` PII masking strategy (the same value hashes alike wherever it is set)."""
+
+    pii_policy: str = "off"
+    """PII policy for requests to external model providers: ``off``, ``mask`` (masked before they are
+    sent) or ``refuse`` (a request holding PII is not sent). A project's stored setting overrides it."""
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:

@@ -33,3 +33,19 @@ def test_models_imports_nothing_above_store_and_config() -> None:
         if not any(name == ok or name.startswith(f"{ok}.") for ok in ALLOWED)
     ]
     assert upward == []
+
+
+SAFETY_ALLOWED = ALLOWED + ("loopstack.safety", "loopstack.prompts", "loopstack.tracing")
+
+
+def test_safety_imports_only_its_peers_below() -> None:
+    import loopstack.safety
+
+    folder = Path(loopstack.safety.__file__).parent
+    upward = [
+        f"{path.relative_to(folder)}:{line}: {name}"
+        for path in sorted(folder.rglob("*.py"))
+        for line, name in _imported(ast.parse(path.read_text(encoding="utf-8")))
+        if not any(name == ok or name.startswith(f"{ok}.") for ok in SAFETY_ALLOWED)
+    ]
+    assert upward == []

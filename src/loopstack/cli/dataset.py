@@ -204,13 +204,37 @@ def show(
 @click.option("--version", "-v", type=int, default=None, help="Dataset version (default: current).")
 @click.option("--split", default=None, help="Only items of this split.")
 @click.option("--format", "fmt", default=None, help="jsonl, json, csv, tsv or parquet (default: by suffix).")
+@click.option(
+    "--mask-pii", is_flag=True, help="Mask PII (emails, phones, cards, IBANs, IPs, ...) in the file."
+)
+@click.option(
+    "--pii-strategy",
+    type=click.Choice(["placeholder", "redact", "hash"]),
+    default="placeholder",
+    show_default=True,
+    help="How --mask-pii replaces what it finds (hash needs LOOPSTACK_PII_SALT).",
+)
 @project_option
 def export(
-    name: str, output: str, version: int | None, split: str | None, fmt: str | None, project: str | None
+    name: str,
+    output: str,
+    version: int | None,
+    split: str | None,
+    fmt: str | None,
+    mask_pii: bool,
+    pii_strategy: str,
+    project: str | None,
 ) -> None:
     """Write a dataset version to a JSONL, CSV or Parquet file."""
     repo = _repo(project)
     v = version if version is not None else repo.get(name).version
     items = repo.items(name, v, split=split)
-    path = Dataset(items, name=name, version=v).export(output, format=fmt)
-    click.echo(f"Wrote {len(items)} items of {name} v{v} to {path}.")
+    transform = None
+    if mask_pii:
+        from loopstack.safety import mask_records, pii_masker
+
+        masker = pii_masker(pii_strategy)  # type: ignore[arg-type]
+        transform = lambda records: mask_records(records, masker)  # noqa: E731
+    path = Dataset(items, name=name, version=v).export(output, format=fmt, transform=transform)
+    masked = f" ({sum(masker.counts.values())} PII values masked)" if mask_pii else ""
+    click.echo(f"Wrote {len(items)} items of {name} v{v} to {path}{masked}.")

@@ -121,6 +121,9 @@ def run_cmd(
 
     if (suite is None) == (resume_id is None):
         raise InvalidInput("give a suite file, or --resume RUN_ID (not both)")
+    from loopstack.safety import apply_project_pii_policy
+
+    apply_project_pii_policy()  # the project may forbid unmasked PII on its way to external providers
     err = Console(stderr=True)
     show = err.is_terminal if progress is None else progress
     if resume_id is not None:

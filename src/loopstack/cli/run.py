@@ -89,6 +89,9 @@ def run(
         seed=seed,
     )
     target = get_model(composed.model, **_options(options))
+    from loopstack.safety import apply_project_pii_policy
+
+    apply_project_pii_policy()  # the project may forbid unmasked PII on its way to external providers
     store = None
     if not no_cache:
         from loopstack.cli.db import open_store

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -355,11 +355,23 @@ def item_record(item: DatasetItem, *, flat: bool = True) -> dict[str, Any]:
     return record
 
 
-def write_items(items: Sequence[DatasetItem], path: str | Path, fmt: str | None = None) -> Path:
-    """Write items as JSONL, JSON, CSV/TSV or Parquet (by suffix); returns the path written."""
+def write_items(
+    items: Sequence[DatasetItem],
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+) -> Path:
+    """Write items as JSONL, JSON, CSV/TSV or Parquet (by suffix); returns the path written.
+
+    ``transform`` rewrites the records before anything is written (e.g. ``loopstack.safety``'s PII
+    masking for ``dataset export --mask-pii``).
+    """
     p = Path(path)
     kind = detect_format(p, fmt)
     records = [item_record(i) for i in items]
+    if transform is not None:
+        records = transform(records)
     columns: list[str] = []
     for r in records:
         columns.extend(k for k in r if k not in columns)

@@ -7,7 +7,7 @@ Dataset.pull("reviews", version=1)                    # exactly what a run at ve
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -148,9 +148,18 @@ class Dataset:
 
         return pd.DataFrame(self.to_records())
 
-    def export(self, path: str | Path, *, format: str | None = None) -> Path:
-        """Write the items as JSONL, JSON, CSV, TSV or Parquet (by suffix, or ``format``)."""
-        return write_items(self.items, path, format)
+    def export(
+        self,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        transform: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    ) -> Path:
+        """Write the items as JSONL, JSON, CSV, TSV or Parquet (by suffix, or ``format``).
+
+        ``transform`` rewrites the records first: ``transform=loopstack.safety.mask_records`` masks PII.
+        """
+        return write_items(self.items, path, format, transform=transform)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -17,6 +17,15 @@ from loopstack.models._errors import (
 )
 from loopstack.models._mock import MockOptions, MockProvider
 from loopstack.models._model import Model, RequestLike
+from loopstack.models._policy import (
+    PolicyResult,
+    RequestPolicy,
+    RequestRefused,
+    is_external,
+    register_request_policy,
+    request_policies,
+    unregister_request_policy,
+)
 from loopstack.models._pricing import Price, cost_for, price_for
 from loopstack.models._provider import (
     Capabilities,
@@ -50,6 +59,7 @@ __all__ = [
     "Model",
     "ModelRequest",
     "ModelResponse",
+    "PolicyResult",
     "Price",
     "PromptLike",
     "Provider",
@@ -57,6 +67,8 @@ __all__ = [
     "ProviderOptions",
     "RateLimited",
     "RequestLike",
+    "RequestPolicy",
+    "RequestRefused",
     "TextCallback",
     "UnknownModel",
     "Usage",
@@ -66,11 +78,15 @@ __all__ = [
     "cost_for",
     "forget_models",
     "get_model",
+    "is_external",
     "parse_model_string",
     "parse_prompt_ref",
     "parse_vars",
     "price_for",
     "provider_class",
     "register_provider",
+    "register_request_policy",
     "registered_providers",
+    "request_policies",
+    "unregister_request_policy",
 ]

@@ -16,6 +16,7 @@ from opentelemetry import trace
 from loopstack.models._cache import ResponseCache, cache_key
 from loopstack.models._errors import ProviderError, RateLimited
 from loopstack.models._limits import Limiter, limiter_for
+from loopstack.models._policy import apply_policies, has_policies, is_external
 from loopstack.models._pricing import cost_for
 from loopstack.models._provider import Provider, TextCallback
 from loopstack.models._tracing import end_span_error, end_span_ok, start_span
@@ -67,10 +68,21 @@ class Model:
         elif params:  # re-validated, so an override is checked like any parameter
             request = ModelRequest.checked({**request.model_dump(exclude_unset=True), **params})
         provider = self.provider
-        span = start_span(provider.name, provider.model, request)
+        asked: ModelRequest = request
+        policy_attrs: dict[str, Any] = {}
+        if has_policies() and is_external(provider):
+            try:  # off the event loop: a policy may scan text (and build its analyzer on first use)
+                asked, policy_attrs = await asyncio.to_thread(apply_policies, asked, provider)
+            except BaseException as exc:
+                span = start_span(provider.name, provider.model, asked)
+                end_span_error(span, exc)
+                raise
+        span = start_span(provider.name, provider.model, asked)
+        if policy_attrs and span.is_recording():
+            span.set_attributes(policy_attrs)
         try:
             with trace.use_span(span, end_on_exit=False):
-                response = await self._generate(request, cache, store, on_text)
+                response = await self._generate(asked, cache, store, on_text)
         except BaseException as exc:
             end_span_error(span, exc)
             raise

@@ -62,13 +62,14 @@ def create_app(
         store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
     )
 
-    from loopstack.server import _api, _data_api, _ingest, _prompts_api, _queue_api
+    from loopstack.server import _api, _data_api, _ingest, _pii_api, _prompts_api, _queue_api
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)
     app.include_router(_prompts_api.router)
     app.include_router(_data_api.router)
     app.include_router(_queue_api.router)
+    app.include_router(_pii_api.router)
     _add_error_handlers(app)
 
     @app.get(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from loopstack.errors import StoreUnavailable
+from loopstack.errors import LoopstackError, StoreUnavailable
 from loopstack.server._auth import Project, current_project
 from loopstack.server._otlp import (
     Decoded,
@@ -87,9 +87,26 @@ class _Queued:
     written: Future[Written] | None
 
 
-def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer: IngestWriter) -> _Queued:
+def _ingest_mask(store: Any, project: str) -> Any:
+    """The project's ingest masker (``loopstack.safety``), or None when its PII policy is off.
+
+    The policy is a stored project setting (cached for seconds); safety loads only when one is set.
+    """
+    from loopstack.store.project_settings import ProjectSettingsRepository
+
+    if not ProjectSettingsRepository(store, project).get("pii"):
+        return None
+    from loopstack.safety._pii_policy import ingest_masker
+
+    return ingest_masker(store, project)
+
+
+def _prepare(
+    body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer: IngestWriter, project: str = ""
+) -> _Queued:
     """Inflate, parse, reserve the writer's budget, map, and queue: the CPU-heavy part, off the event loop.
 
+    With a PII policy on the project, the rows are masked here, before they are queued.
     The span count is checked against the budget right after parsing, before any span is mapped, so an
     oversized or ill-timed request costs no more than its parse. The rows are queued from this thread,
     so a request cancelled meanwhile (the client went away) still returns its reservation.
@@ -106,6 +123,11 @@ def _prepare(body: bytes, gzipped: bool, protobuf: bool, project_id: str, writer
         decoded = decode_protobuf(body, admit) if protobuf else decode_json(body, admit)
         now = utcnow()
         rows = [span_row(r, project_id, now, cost=_COST) for r in decoded.records]
+        masker = _ingest_mask(writer.store, project) if project else None
+        if masker is not None:  # masked before any row is written: unmasked text is never stored
+            from loopstack.safety._pii_policy import mask_span_rows
+
+            rows = mask_span_rows(rows, masker)
         values = span_values(rows, writer.store.dialect)
     except BaseException:
         writer.release(reserved)
@@ -146,7 +168,7 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
     try:
         body = await _read(request, MAX_BODY)
         queued = await run_in_threadpool(
-            _prepare, body, encoding == "gzip", content_type == PROTOBUF, project.id, writer
+            _prepare, body, encoding == "gzip", content_type == PROTOBUF, project.id, writer, project.name
         )
     except _TooLarge:
         return _error(413, f"request body exceeds {MAX_BODY // (1024 * 1024)} MiB; send smaller batches")
@@ -156,6 +178,8 @@ async def export_traces(request: Request, project: Annotated[Project, Depends(cu
         return _error(400, str(exc))
     except Overloaded as exc:
         return _error(503, str(exc), _RETRY)
+    except LoopstackError as exc:  # the project's PII masking could not run: store nothing unmasked
+        return _error(503, f"could not mask spans by the project's PII policy: {exc}", _RETRY)
     decoded = queued.decoded
     try:
         written = await asyncio.wrap_future(queued.written) if queued.written else Written()

@@ -353,3 +353,14 @@ rollup_watermarks = Table(
     Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
     Column("ingested_until", UTCDateTime, nullable=False),
 )
+
+# --- safety: project settings (issue 13) ---
+
+project_settings = Table(
+    "project_settings",
+    metadata,
+    Column("project_id", ID, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(100), primary_key=True),  # e.g. pii.ingest, pii.external, pii.config
+    Column("value", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

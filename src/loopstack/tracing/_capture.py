@@ -25,18 +25,33 @@ class Capture:
 
     __slots__ = ("limit", "mask")
 
+    #: A mask may offer ``for_trace(trace_id_hex) -> mask`` to be bound to the span's trace (so a
+    #: placeholder stays the same across the spans of one trace: ``loopstack.safety.pii_masker``).
+
     def __init__(self, limit: int = 8000, mask: Callable[[Any], Any] | None = None) -> None:
         self.limit = limit
         self.mask = mask
 
-    def text(self, value: Any) -> str:
-        """``value`` as text of at most ``limit`` characters (plus the truncation marker)."""
+    def text(self, value: Any, trace_id: int = 0) -> str:
+        """``value`` as text of at most ``limit`` characters (plus the truncation marker).
+
+        ``trace_id`` (the span's) binds a mask that has ``for_trace`` to that trace.
+        """
         if self.mask is not None:
             try:
-                value = _masked(_shrink(value, self.limit * 2), self.mask)
+                value = _masked(_shrink(value, self.limit * 2), trace_mask(self.mask, trace_id))
             except Exception:  # noqa: BLE001 - never record what the mask failed to clean
                 return "[masking failed]"
         return to_text(value, self.limit)
+
+
+def trace_mask(mask: Callable[[Any], Any], trace_id: int) -> Callable[[Any], Any]:
+    """``mask`` bound to the trace ``trace_id`` when it supports that (``for_trace``), else ``mask``."""
+    bind = getattr(mask, "for_trace", None)
+    if trace_id and callable(bind):
+        bound: Callable[[Any], Any] = bind(f"{trace_id:032x}")
+        return bound
+    return mask
 
 
 def mask_text(text: str, mask: Callable[[Any], Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from loopstack import semconv as sc
-from loopstack.tracing._capture import mask_text
+from loopstack.tracing._capture import mask_text, trace_mask
 
 #: Attributes that hold prompt/response text in the conventions Loopstack reads.
 TEXT_KEYS = frozenset(
@@ -60,8 +60,9 @@ def masked_spans(
         ):
             out.append(span)
             continue
+        span_mask = trace_mask(mask, span.context.trace_id if span.context is not None else 0)
         masked = {
-            k: _masked_value(v, mask) if isinstance(v, str) and is_text_key(k) else v
+            k: _masked_value(v, span_mask) if isinstance(v, str) and is_text_key(k) else v
             for k, v in attrs.items()
         }
         out.append(

@@ -60,6 +60,11 @@ def _binder(fn: Callable[..., Any]) -> Callable[[tuple[Any, ...], dict[str, Any]
     return bind
 
 
+def _trace_of(span: Span) -> int:
+    """The span's trace id when a mask may want it (placeholders numbered per trace), else 0."""
+    return span.get_span_context().trace_id if state.capture.mask is not None else 0
+
+
 def _start(name: str, as_type: str, input_value: Callable[[], Any] | None) -> Span:
     if not state.initialized:
         ensure_init()
@@ -69,7 +74,7 @@ def _start(name: str, as_type: str, input_value: Callable[[], Any] | None) -> Sp
             if as_type != "span":
                 span.set_attribute(sc.SPAN_TYPE, as_type)
             if input_value is not None:
-                span.set_attribute(sc.INPUT, state.capture.text(input_value()))
+                span.set_attribute(sc.INPUT, state.capture.text(input_value(), _trace_of(span)))
         except Exception as exc:  # noqa: BLE001 - tracing never breaks the traced call
             log.debug("loopstack: could not record the input of %s: %s", name, exc)
     return span
@@ -78,7 +83,7 @@ def _start(name: str, as_type: str, input_value: Callable[[], Any] | None) -> Sp
 def _finish_output(span: Span, value: Any) -> None:
     if span.is_recording():
         try:
-            span.set_attribute(sc.OUTPUT, state.capture.text(value))
+            span.set_attribute(sc.OUTPUT, state.capture.text(value, _trace_of(span)))
         except Exception as exc:  # noqa: BLE001
             log.debug("loopstack: could not record an output: %s", exc)
 
@@ -272,7 +277,7 @@ class SpanHandle:
         """Record ``value`` as the span's input (bounded, masked)."""
         if self._span.is_recording():
             try:
-                self._span.set_attribute(sc.INPUT, state.capture.text(value))
+                self._span.set_attribute(sc.INPUT, state.capture.text(value, _trace_of(self._span)))
             except Exception as exc:  # noqa: BLE001
                 log.debug("loopstack: could not record an input: %s", exc)
 

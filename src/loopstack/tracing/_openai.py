@@ -63,9 +63,9 @@ def _start(kwargs: dict[str, Any]) -> Span:
             attrs[sc.PROMPT_VERSION] = version
         variables = getattr(messages, "prompt_variables", None)
         if variables:
-            attrs[sc.PROMPT_VARIABLES] = state.capture.text(dict(variables))
+            attrs[sc.PROMPT_VARIABLES] = state.capture.text(dict(variables), span.get_span_context().trace_id)
         if messages is not None:
-            attrs[sc.INPUT] = state.capture.text(list(messages))
+            attrs[sc.INPUT] = state.capture.text(list(messages), span.get_span_context().trace_id)
         span.set_attributes(attrs)
     except Exception as exc:  # noqa: BLE001 - instrumentation never breaks the call
         log.debug("loopstack: could not record openai request: %s", exc)
@@ -122,7 +122,7 @@ def _record_response(span: Span, response: Any) -> None:
             if content is None and message is not None and getattr(message, "tool_calls", None):
                 content = [t.model_dump() for t in message.tool_calls]
             if content is not None:
-                attrs[sc.OUTPUT] = state.capture.text(content)
+                attrs[sc.OUTPUT] = state.capture.text(content, span.get_span_context().trace_id)
         attrs.update(_usage_attrs(model, getattr(response, "usage", None)))
         span.set_attributes(attrs)
     except Exception as exc:  # noqa: BLE001
@@ -163,7 +163,9 @@ class _StreamRecorder:
             _fail(self.span, exc)
         if self.span.is_recording():
             try:
-                attrs: dict[str, Any] = {sc.OUTPUT: state.capture.text("".join(self.parts))}
+                attrs: dict[str, Any] = {
+                    sc.OUTPUT: state.capture.text("".join(self.parts), self.span.get_span_context().trace_id)
+                }
                 if self.model:
                     attrs[sc.GEN_AI_RESPONSE_MODEL] = self.model
                 if self.reasons:
