@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("loopstack.cli.run", "run", "Send a prompt to a model and stream the answer."),
     "models": ("loopstack.cli.models", "models", "List providers, known model strings and prices."),
     "queue": ("loopstack.cli.queue", "queue", "Add traces and spans to annotation queues, list them."),
+    "runs": ("loopstack.cli.runs", "runs", "List, filter, tag, note and export eval runs (experiments)."),
 }
 
 

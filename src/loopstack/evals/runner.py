@@ -437,6 +437,9 @@ async def collect_results(
         if base is not None and base.id != r.id:
             comparisons.append(compare(base, items[base.id], r, items[r.id]))
     label = next((r.config.get("baseline_label") for r in runs), None)
+    from loopstack.evals.experiments import record_summaries
+
+    record_summaries(repo.store, repo.project, summaries)
     return EvalResult(
         suite=suite_name,
         group_id=group_id,
