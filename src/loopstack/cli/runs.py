@@ -4,6 +4,7 @@ export their items."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -113,3 +114,25 @@ def note_cmd(run_id: str, text: str, project: str | None) -> None:
 
     run = ExperimentRepository(*_project(project)).set_note(run_id, text)
     click.echo(f"{'noted' if text.strip() else 'note removed from'} run {run.id} ({run.label})")
+
+
+@runs.command("export")
+@click.argument("run_ids", nargs=-1, required=True, metavar="RUN...")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    default=None,
+    help="File format (default: from the file's suffix, else parquet).",
+)
+@project_option
+def export_cmd(run_ids: tuple[str, ...], out: Path, fmt: str | None, project: str | None) -> None:
+    """Stream the items of RUN... to a file: one row per item, the run's parameters, scores as columns."""
+    from loopstack.runs import export
+
+    fmt = fmt or {".csv": "csv", ".jsonl": "jsonl"}.get(out.suffix.lower(), "parquet")
+    n = export(list(run_ids), out, fmt, project=project)
+    click.echo(f"wrote {n} item(s) of {len(run_ids)} run(s) to {out} ({fmt})")
