@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "queue": ("loopstack.cli.queue", "queue", "Add traces and spans to annotation queues, list them."),
     "runs": ("loopstack.cli.runs", "runs", "List, filter, tag, note and export eval runs (experiments)."),
     "traces": ("loopstack.cli.traces", "traces", "Export traces (spans) to Parquet, CSV or JSONL."),
+    "playground": (
+        "loopstack.cli.playground",
+        "playground",
+        "Open the prompt playground (starts the server).",
+    ),
 }
 
 

@@ -24,6 +24,9 @@ class Cell:
     scores: dict[str, float | str | None]
     latency_ms: float | None
     cost: float | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached: bool = False
 
 
 @dataclass
@@ -51,7 +54,16 @@ def _cell(item: RunItemRecord) -> Cell:
     values: dict[str, float | str | None] = {}
     for s in item.scores:
         values[s.name] = None if s.error else (s.value if s.value is not None else s.string_value)
-    return Cell(item.output, item.error, values, item.latency_ms, item.cost)
+    return Cell(
+        item.output,
+        item.error,
+        values,
+        item.latency_ms,
+        item.cost,
+        item.input_tokens,
+        item.output_tokens,
+        item.cached,
+    )
 
 
 def _changed(cells: Sequence[Cell | None]) -> bool:
@@ -64,11 +76,13 @@ def _changed(cells: Sequence[Cell | None]) -> bool:
     )
 
 
-def build_matrix(repo: RunRepository, run_ids: Sequence[str]) -> Matrix:
+def build_matrix(
+    repo: RunRepository, run_ids: Sequence[str], *, min_runs: int = 2, changed_first: bool = True
+) -> Matrix:
     """The matrix over ``run_ids`` (ids or unique prefixes, 2 to MAX_RUNS, in the order given)."""
     ids = list(dict.fromkeys(r for r in run_ids if r))
-    if not 2 <= len(ids) <= MAX_RUNS:
-        raise InvalidInput(f"compare: pick 2 to {MAX_RUNS} runs (got {len(ids)})")
+    if not min_runs <= len(ids) <= MAX_RUNS:
+        raise InvalidInput(f"compare: pick {min_runs} to {MAX_RUNS} runs (got {len(ids)})")
     runs = [repo.get(r) for r in ids]
     by_run = [{(it.item_key, it.epoch): it for it in repo.items(r.id)} for r in runs]
     keys = sorted({k for items in by_run for k in items})
@@ -82,5 +96,6 @@ def build_matrix(repo: RunRepository, run_ids: Sequence[str]) -> Matrix:
             if c is not None:
                 names.update(c.scores)
         rows.append(MatrixRow(key[0], key[1], first.input, first.expected, cells, _changed(cells)))
-    rows.sort(key=lambda r: not r.changed)  # stable: changed first, then by item key
+    if changed_first:
+        rows.sort(key=lambda r: not r.changed)  # stable: changed first, then by item key
     return Matrix(runs, rows, sorted(names))

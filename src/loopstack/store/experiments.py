@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    update,
 )
 from sqlalchemy.sql import operators
 
@@ -182,6 +183,15 @@ class ExperimentRepository:
             if note.strip():
                 conn.execute(insert(run_notes).values(run_id=run.id, note=note.strip(), updated_at=utcnow()))
         return run
+
+    def attribute_version(self, run_id: str, version: int) -> None:
+        """Record that a draft run (prompt version 0) evaluated what is now ``version`` of its prompt."""
+        with self.store.write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.project_id == self.project_id, runs.c.prompt_version == 0)
+                .values(prompt_version=version)
+            )
 
     def save_metrics(self, run_id: str, metrics: Sequence[Metric]) -> None:
         """Replace the run's derived metrics with ``metrics`` in one transaction."""
