@@ -59,7 +59,7 @@ def _seed(store: Store) -> dict[str, str]:
         ("r4", "openai/x", 3, None),
     ]:
         run = runs.create_run(
-            config={"params": {"temperature": 0}},
+            config={"params": {"temperature": 0}, **({"kind": "playground"} if name == "r4" else {})},
             name=name,
             suite="triage-suite",
             prompt_name="triage",
@@ -97,6 +97,7 @@ def test_filters_on_parameters_metrics_tags_and_notes(store: Store) -> None:
     assert _names(exp.query("git=abcdef accuracy<=0.7")) == ["r1"]
     assert sorted(_names(exp.query("cost>0.015"))) == ["r2", "r3", "r4"]
     assert _names(exp.query(ids["r3"][:8])) == ["r3"]
+    assert _names(exp.query("kind=playground")) == ["r4"] and len(_names(exp.query("kind=eval"))) == 3
     page = exp.query("", sort="accuracy", desc=True)
     assert _names(page) == ["r2", "r3", "r1", "r4"]  # the run without the metric sorts last
     assert page.total == 4 and page.metric_names == ["accuracy", "cost"]

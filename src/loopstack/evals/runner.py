@@ -323,11 +323,13 @@ async def run_suite(
     console: Any = None,
     item_keys: Sequence[str] | None = None,
     extra_config: dict[str, Any] | None = None,
+    group_id: str | None = None,
 ) -> EvalResult:
     """Run a suite (file, dict or ``Suite``) and return its results, recomputed from the stored rows.
 
     ``item_keys`` narrows the dataset to those items (the playground's chosen rows; the runs still
-    record the dataset and its version); ``extra_config`` is merged into each run's config (``kind``).
+    record the dataset and its version); ``extra_config`` is merged into each run's config (``kind``);
+    ``group_id`` lets a caller that watches progress know the group before the runs exist.
     """
     from loopstack.config import get_settings
 
@@ -352,7 +354,7 @@ async def run_suite(
     scorers = build_scorers(s)
     resolve_models(s, s.model_names)  # an unknown model or a bad option fails before any run exists
     _init_tracing()
-    group_id = new_id()
+    group_id = group_id or new_id()
     sha = git_sha(s.base_dir)
     planned: list[PlannedRun] = []
     for i, prompt in enumerate(prompts):

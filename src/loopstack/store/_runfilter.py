@@ -22,7 +22,20 @@ from typing import Literal
 from loopstack.errors import InvalidInput
 
 #: parameter key -> (runs column or relation, value type)
-TEXT_PARAMS = ("model", "prompt", "suite", "status", "dataset", "git", "name", "id", "note", "hash")
+TEXT_PARAMS = (
+    "model",
+    "prompt",
+    "suite",
+    "status",
+    "dataset",
+    "git",
+    "name",
+    "id",
+    "note",
+    "hash",
+    "group",
+    "kind",
+)
 INT_PARAMS = ("version", "dataset_version")
 OPERATORS = (">=", "<=", "!=", "=", ">", "<", "~")
 

@@ -56,6 +56,7 @@ _PARAM_COLUMNS = {
     "git": runs.c.git_sha,
     "name": runs.c.name,
     "id": runs.c.id,
+    "group": runs.c.group_id,
     "version": runs.c.prompt_version,
     "dataset_version": runs.c.dataset_version,
 }
@@ -304,6 +305,9 @@ class ExperimentRepository:
             )
             found = hashed.exists()
             return found if c.op != "!=" else ~found
+        if c.key == "kind":  # kept in the run's config; a run without one is an eval
+            kind = func.coalesce(runs.c.config["kind"].as_string(), "eval")
+            return _text_match(kind, c.op, str(c.value))
         column = _PARAM_COLUMNS[c.key]
         if c.key == "git" and c.op == "=":
             return column.startswith(str(c.value), autoescape=True)
