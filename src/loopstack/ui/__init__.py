@@ -30,6 +30,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _playground,
         _prompts,
         _runs,
+        _sessions,
         _traces,
     )
     from loopstack.ui._context import signed_in
@@ -45,6 +46,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _experiments,
         _evalform,
         _playground,
+        _sessions,
         _annotate,
         _login,
     ):
