@@ -28,6 +28,47 @@ def build_app(store: Store) -> FastAPI:
     return app
 
 
+def _workbench_pages(store: Store) -> dict[str, str]:
+    """The experiment pages over 1,000 runs / ~100k run items (seeded once into the same store) and a
+    session page over the seeded spans."""
+    import sys
+    from urllib.parse import urlencode
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from seed_runs import seed_runs
+
+    from loopstack.evals.experiments import backfill
+
+    with store.read() as conn:
+        n_runs = conn.exec_driver_sql("SELECT count(*) FROM runs").scalar() or 0
+    if n_runs < 1000:
+        t = time.perf_counter()
+        seed_runs(store)
+        print(f"seeded 1,000 runs in {time.perf_counter() - t:.0f} s")
+    t = time.perf_counter()
+    filled = backfill(store, "default", limit=2000)
+    print(f"run metrics computed for {filled} runs in {time.perf_counter() - t:.1f} s (once; then on write)")
+    with store.read() as conn:
+        items = conn.exec_driver_sql("SELECT count(*) FROM run_items").scalar() or 0
+        big = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT run_id FROM run_items GROUP BY run_id HAVING count(*) = 200 LIMIT 4"
+            ).fetchall()
+        ]
+        session = conn.exec_driver_sql(
+            "SELECT session_id FROM spans WHERE session_id IS NOT NULL LIMIT 1 OFFSET 5000"
+        ).scalar()
+    print(f"runs: {max(n_runs, 1000):,}, run items: {items:,}")
+    q = urlencode({"q": "model=openai/gpt-4o-mini accuracy>0.6 version>=2", "sort": "accuracy"})
+    return {
+        "runs table, filter+sort (1k runs)": f"/ui/runs?{q}",
+        "runs table, unfiltered": "/ui/runs",
+        "matrix 4 runs x 200 items": "/ui/matrix?" + urlencode([("run", r) for r in big]),
+        "session page": f"/ui/sessions/{session}",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/loopstack-bench.db"))
@@ -61,6 +102,7 @@ def main() -> None:
         "dashboard 7d": "/ui/?range=7d",
         "dashboard 30d": "/ui/?range=30d",
     }
+    pages.update(_workbench_pages(store))
     print(f"spans in store: {total:,}")
     results: dict[str, tuple[float, float]] = {}
     for label, url in pages.items():

@@ -50,8 +50,15 @@ _LAZY: dict[str, str] = {
     "span": "loopstack.tracing",
 }
 
+#: submodules reachable as attributes of the package before anyone imports them
+_SUBMODULES = ("runs", "traces")
+
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # ``loopstack.traces.to_pandas(...)`` without importing the module first
+        import importlib
+
+        return importlib.import_module(f"loopstack.{name}")
     module = _LAZY.get(name)
     if module is None:
         # AttributeError (not ImportError) lets ``from loopstack import semconv`` fall back to the submodule.
@@ -95,6 +102,8 @@ __all__ = [
     "init",
     "instrument_openai",
     "observe",
+    "runs",
     "scorer",
     "span",
+    "traces",
 ]

@@ -30,6 +30,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("loopstack.cli.models", "models", "List providers, known model strings and prices."),
     "queue": ("loopstack.cli.queue", "queue", "Add traces and spans to annotation queues, list them."),
     "pii": ("loopstack.cli.pii", "pii", "Set a project's PII masking policy; scan text for PII."),
+    "runs": ("loopstack.cli.runs", "runs", "List, filter, tag, note and export eval runs (experiments)."),
+    "traces": ("loopstack.cli.traces", "traces", "Export traces (spans) to Parquet, CSV or JSONL."),
+    "playground": (
+        "loopstack.cli.playground",
+        "playground",
+        "Open the prompt playground (starts the server).",
+    ),
 }
 
 

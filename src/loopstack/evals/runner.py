@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,8 +321,16 @@ async def run_suite(
     project: str | None = None,
     progress: bool = False,
     console: Any = None,
+    item_keys: Sequence[str] | None = None,
+    extra_config: dict[str, Any] | None = None,
+    group_id: str | None = None,
 ) -> EvalResult:
-    """Run a suite (file, dict or ``Suite``) and return its results, recomputed from the stored rows."""
+    """Run a suite (file, dict or ``Suite``) and return its results, recomputed from the stored rows.
+
+    ``item_keys`` narrows the dataset to those items (the playground's chosen rows; the runs still
+    record the dataset and its version); ``extra_config`` is merged into each run's config (``kind``);
+    ``group_id`` lets a caller that watches progress know the group before the runs exist.
+    """
     from loopstack.config import get_settings
 
     s = _as_suite(suite)
@@ -338,12 +347,14 @@ async def run_suite(
     project = project or get_settings().project
     repo = RunRepository(store, project)
     dataset = load_dataset(s, store, project)
+    if item_keys is not None:
+        dataset = _only_items(dataset, item_keys)
     prompts, base_index = _plan_prompts(s, store, project, baseline)
     check_variables(prompts, dataset)
     scorers = build_scorers(s)
     resolve_models(s, s.model_names)  # an unknown model or a bad option fails before any run exists
     _init_tracing()
-    group_id = new_id()
+    group_id = group_id or new_id()
     sha = git_sha(s.base_dir)
     planned: list[PlannedRun] = []
     for i, prompt in enumerate(prompts):
@@ -363,6 +374,7 @@ async def run_suite(
                 "concurrency": s.concurrency,
                 "cache": s.cache,
                 "split": s.split,
+                **(extra_config or {}),
             }
             record = repo.create_run(
                 config=config,
@@ -382,6 +394,15 @@ async def run_suite(
     return await _execute_and_finish(
         s, repo, store, scorers, planned, jobs, group_id, progress, console, fresh=True
     )
+
+
+def _only_items(dataset: DatasetPlan, keys: Sequence[str]) -> DatasetPlan:
+    wanted = list(dict.fromkeys(keys))
+    by_key = {i.key: i for i in dataset.items}
+    unknown = [k for k in wanted if k not in by_key]
+    if unknown:
+        raise InvalidInput(f"{dataset.label}: no item {unknown[0]!r} (items: {', '.join(list(by_key)[:10])})")
+    return dataclasses.replace(dataset, items=[by_key[k] for k in wanted])
 
 
 async def _execute_and_finish(
@@ -437,6 +458,9 @@ async def collect_results(
         if base is not None and base.id != r.id:
             comparisons.append(compare(base, items[base.id], r, items[r.id]))
     label = next((r.config.get("baseline_label") for r in runs), None)
+    from loopstack.evals.experiments import record_summaries
+
+    record_summaries(repo.store, repo.project, summaries)
     return EvalResult(
         suite=suite_name,
         group_id=group_id,

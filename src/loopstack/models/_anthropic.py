@@ -86,6 +86,9 @@ class AnthropicProvider(Provider):
             body["stop_sequences"] = request.stop
         return body
 
+    def missing_credentials(self) -> str | None:
+        return None if self._key else f"{self.name}: no API key; {self._key_hint}"
+
     async def generate(self, request: ModelRequest) -> ModelResponse:
         if not self._key:
             raise AuthenticationError(

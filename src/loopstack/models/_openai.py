@@ -108,6 +108,9 @@ class OpenAIProvider(Provider):
             body["stream_options"] = {"include_usage": True}
         return body
 
+    def missing_credentials(self) -> str | None:
+        return f"{self.name}: no API key; {self._key_hint}" if self._missing_key else None
+
     def _check_key(self) -> None:
         if self._missing_key:
             raise AuthenticationError(

@@ -84,6 +84,10 @@ class Provider(abc.ABC):
         """Instances sharing this key share concurrency and rate limits (default: one per instance)."""
         return f"{self.name}:{id(self)}"
 
+    def missing_credentials(self) -> str | None:
+        """Why a call would fail before it is sent (no API key), or None; checked before a playground run."""
+        return None
+
     @abc.abstractmethod
     async def generate(self, request: ModelRequest) -> ModelResponse:
         """Answer ``request``. Raise :class:`ProviderError` subclasses for failures."""

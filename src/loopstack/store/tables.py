@@ -364,3 +364,38 @@ project_settings = Table(
     Column("value", JSONType, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+# --- experiment tracking (issue 14) ---
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(100), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tag"),
+)
+
+run_notes = Table(
+    "run_notes",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("note", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Derived from run_items + scores (recomputed by evals/experiments.py whenever a run's results are
+# collected), so the runs table can filter and sort on a metric across thousands of runs.
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(10), nullable=False),  # score | run (cost, latency_ms, errors, items)
+    Column("mean", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+    Column("n", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("scorer_version", String(50)),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "name", "mean"),
+)

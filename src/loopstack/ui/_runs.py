@@ -26,7 +26,9 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
 
     @router.get("/runs", response_class=HTMLResponse, name="ui_runs")
     def runs(request: Request) -> HTMLResponse:
-        return render(request, "runs.html", runs=repo(request).list_runs(limit=200))
+        from loopstack.ui._experiments import runs_table
+
+        return runs_table(ctx, request)
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse, name="ui_run")
     def run(request: Request, run_id: str) -> HTMLResponse:
