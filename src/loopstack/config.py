@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     localhost, 127.0.0.1 and [::1]; any other Host header gets 403, which stops DNS rebinding. ``*``
     allows any name."""
 
+    smtp_host: str = "localhost"
+    """SMTP server alert emails are sent through (an email channel may name its own)."""
+
+    smtp_port: int = 25
+    """Port of ``smtp_host``."""
+
+    smtp_from: str = "loopstack@localhost"
+    """Sender address of alert emails."""
+
+    monitor: bool = True
+    """Run the server's monitoring worker (online evaluators, alert rules, deliveries)."""
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
