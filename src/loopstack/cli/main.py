@@ -29,6 +29,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("loopstack.cli.run", "run", "Send a prompt to a model and stream the answer."),
     "models": ("loopstack.cli.models", "models", "List providers, known model strings and prices."),
     "queue": ("loopstack.cli.queue", "queue", "Add traces and spans to annotation queues, list them."),
+    "evaluators": (
+        "loopstack.cli.evaluators",
+        "evaluators",
+        "Online evaluators on production spans; backfill.",
+    ),
+    "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
 }
 
 
