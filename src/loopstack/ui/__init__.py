@@ -20,12 +20,12 @@ __all__ = ["CSP", "PREFIX", "UIContext", "create_router", "default_context", "mo
 
 def create_router(store: Store | None = None, *, context: UIContext | None = None) -> APIRouter:
     """The UI pages as a router (prefix ``/ui``) over ``store`` or an explicit ``context``."""
-    from loopstack.ui import _annotate, _dashboard, _datasets, _login, _prompts, _runs, _traces
+    from loopstack.ui import _annotate, _dashboard, _datasets, _login, _monitor, _prompts, _runs, _traces
     from loopstack.ui._context import signed_in
 
     ctx = signed_in(context or default_context(store))
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
-    for module in (_dashboard, _traces, _prompts, _datasets, _runs, _annotate, _login):
+    for module in (_dashboard, _traces, _prompts, _datasets, _runs, _annotate, _monitor, _login):
         module.add_routes(router, ctx)
     return router
 
