@@ -288,8 +288,17 @@ class EvaluatorRunner:
         return totals
 
     def live(self, row: Mapping[str, Any], now: datetime, upto: datetime) -> dict[str, int]:
-        """Evaluate what was ingested since the cursor, for at most ``tick_budget_s``."""
+        """Evaluate what was ingested since the cursor, for at most ``tick_budget_s``.
+
+        The lag recorded is how long the oldest span read in this tick waited between its ingest and
+        the end of its scoring; while a backlog remains, how far the cursor trails ``now``."""
         totals: dict[str, int] = {}
+        if row["sample_rate"] <= 0:  # feedback-only: nothing to read live, the cursor just follows
+            with self.store.write() as conn:
+                save_evaluation(
+                    conn, row["id"], [], progress={"cursor_at": upto, "cursor_id": ""}, counts={}, reasons={}
+                )
+            return totals
         match = self._live_match(row)
         roots = row["level"] == "trace"
         after = (row["cursor_at"], row["cursor_id"] or "") if row["cursor_at"] else None
@@ -310,11 +319,14 @@ class EvaluatorRunner:
             outcome.add("skipped", len(keys) - len(picked))
             outcome.add("shed", shed)
             more = len(keys) == self.batch
+            spent = time.perf_counter() - started
             if keys:
                 after = (keys[-1][0], keys[-1][1])
-            cursor_at = after[0] if after else upto
-            lag = (now - cursor_at).total_seconds() if more else max(0.0, (now - upto).total_seconds())
-            progress: dict[str, Any] = {"lag_s": lag}
+            if more and after is not None:
+                lag = (now - after[0]).total_seconds() + spent
+            else:
+                lag = (now - keys[0][0]).total_seconds() + spent if keys else 0.0
+            progress: dict[str, Any] = {"lag_s": max(0.0, lag)}
             if after is not None:
                 progress.update(cursor_at=after[0], cursor_id=after[1])
             with self.store.write() as conn:
