@@ -200,3 +200,23 @@ def test_attribute_and_tag_filters_run_in_sql_on_both_dialects(store: Store) -> 
     add_calls(store, "default", 3, tags=["beta"], attributes={"tier": "gold", "retries": 2, "cached": True})
     _tick(store)
     assert sorted(s["trace_id"] for s in _online(store)) == sorted(t for t, _ in hit)
+
+
+def test_a_scorer_that_is_gone_after_a_restart_shows_as_the_last_error(store: Store) -> None:
+    from loopstack.evals.scorers import _registry, scorer
+
+    @scorer("short_lived")
+    def short_lived(sample: object) -> bool:
+        return True
+
+    create_evaluator(
+        store,
+        "default",
+        {"name": "plugin", "sample_rate": 1.0, "scorers": [{"name": "short_lived"}]},
+        start_at=PAST,
+    )
+    _registry._registry.pop("short_lived")  # the plugin is not installed in the restarted server
+    add_calls(store, "default", 3)
+    _tick(store)
+    h = health(EvaluatorRepository(store).get("plugin"))
+    assert h["evaluated"] == 0 and "no scorer named 'short_lived'" in (h["last_error"] or "")

@@ -280,12 +280,26 @@ class EvaluatorRunner:
                 if row["on_feedback"]:
                     for key, n in self.feedback(row, upto).items():
                         totals[key] = totals.get(key, 0) + n
-            except Exception:  # noqa: BLE001 - one broken evaluator must not starve the others
+            except Exception as exc:  # noqa: BLE001 - one broken evaluator must not starve the others
                 log.exception("monitor: evaluator %s failed", row["name"])
+                self._record_failure(row, exc)
         for row in evaluators_with_backfill(self.store):
             if row["backfill"].get("status") == "running":
-                self.backfill_chunk(row, budget_s=self.tick_budget_s)
+                try:
+                    self.backfill_chunk(row, budget_s=self.tick_budget_s)
+                except Exception as exc:  # noqa: BLE001 - as above
+                    log.exception("monitor: backfill of %s failed", row["name"])
+                    self._record_failure(row, exc)
         return totals
+
+    def _record_failure(self, row: Mapping[str, Any], exc: Exception) -> None:
+        """Show a pass that failed as a whole (e.g. a scorer plugin gone) as the evaluator's last error."""
+        message = f"evaluator pass failed: {type(exc).__name__}: {exc}"[:1000]
+        try:
+            with self.store.write() as conn:
+                save_evaluation(conn, row["id"], [], progress={"last_error": message}, counts={}, reasons={})
+        except Exception:  # noqa: BLE001 - the database itself may be what failed
+            log.debug("monitor: could not record the failure of %s", row["name"])
 
     def live(self, row: Mapping[str, Any], now: datetime, upto: datetime) -> dict[str, int]:
         """Evaluate what was ingested since the cursor, for at most ``tick_budget_s``.
