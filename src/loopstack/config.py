@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     pii_policy: str = "off"
     """PII policy for requests to external model providers: ``off``, ``mask`` (masked before they are
     sent) or ``refuse`` (a request holding PII is not sent). A project's stored setting overrides it."""
+    smtp_host: str = "localhost"
+    """SMTP server alert emails are sent through (an email channel may name its own)."""
+
+    smtp_port: int = 25
+    """Port of ``smtp_host``."""
+
+    smtp_from: str = "loopstack@localhost"
+    """Sender address of alert emails."""
+
+    monitor: bool = True
+    """Run the server's monitoring worker (online evaluators, alert rules, deliveries)."""
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

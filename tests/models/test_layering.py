@@ -49,3 +49,27 @@ def test_safety_imports_only_its_peers_below() -> None:
         if not any(name == ok or name.startswith(f"{ok}.") for ok in SAFETY_ALLOWED)
     ]
     assert upward == []
+
+
+MONITOR_ALLOWED = (
+    "loopstack.monitor",
+    "loopstack.evals",
+    "loopstack.safety",
+    *ALLOWED[1:],
+    "loopstack.prompts",
+    "loopstack.tracing",
+    "loopstack.models",
+)
+
+
+def test_monitor_imports_nothing_above_evals() -> None:
+    import loopstack.monitor
+
+    folder = Path(loopstack.monitor.__file__).parent
+    upward = [
+        f"{path.name}:{line}: {name}"
+        for path in sorted(folder.glob("*.py"))
+        for line, name in _imported(ast.parse(path.read_text(encoding="utf-8")))
+        if not any(name == ok or name.startswith(f"{ok}.") for ok in MONITOR_ALLOWED)
+    ]
+    assert upward == []

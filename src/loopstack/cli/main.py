@@ -37,6 +37,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "playground",
         "Open the prompt playground (starts the server).",
     ),
+    "evaluators": (
+        "loopstack.cli.evaluators",
+        "evaluators",
+        "Online evaluators on production spans; backfill.",
+    ),
+    "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
 }
 
 

@@ -30,18 +30,28 @@ def create_app(
     *,
     ui: bool = True,
     require_keys: bool = False,
+    monitor: bool | None = None,
 ) -> FastAPI:
     """The Loopstack server app over ``store`` (default: the store ``settings`` point at).
 
-    ``require_keys`` keeps it from ever running open (a server listening beyond loopback).
+    ``require_keys`` keeps it from ever running open (a server listening beyond loopback). ``monitor``
+    (default: the ``monitor`` setting) starts the monitoring worker with the app; without it the worker
+    is still built (``app.state.worker``) and a test drives it with ``run_once(now)``.
     """
     settings = settings or get_settings()
     store = store or get_store(settings.resolved_database_url)
     writer = IngestWriter(store)
+    from loopstack.monitor.worker import monitoring_worker
+
+    worker = monitoring_worker(store, ingest_watermark=writer.watermark)
+    run_worker = settings.monitor if monitor is None else monitor
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            worker.start()
         yield
+        worker.stop()
         writer.close()
 
     options: dict[str, Any] = {}
@@ -58,11 +68,12 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.writer = writer
+    app.state.worker = worker
     app.state.auth = Authenticator(
         store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
     )
 
-    from loopstack.server import _api, _data_api, _ingest, _pii_api, _prompts_api, _queue_api
+    from loopstack.server import _api, _data_api, _ingest, _monitor_api, _pii_api, _prompts_api, _queue_api
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)
@@ -70,6 +81,7 @@ def create_app(
     app.include_router(_data_api.router)
     app.include_router(_queue_api.router)
     app.include_router(_pii_api.router)
+    app.include_router(_monitor_api.router)
     _add_error_handlers(app)
 
     @app.get(

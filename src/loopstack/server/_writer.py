@@ -91,6 +91,8 @@ class IngestWriter:
         self.failing_since: datetime | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._pending = 0
+        #: When ``_pending`` last rose from 0: every row stamped before it is committed (or refused).
+        self._busy_since: datetime | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -113,6 +115,17 @@ class IngestWriter:
         since = self.failing_since.isoformat() if self.failing_since else None
         return {"state": "failing", "error": self.last_error, "since": since, "pending_spans": self._pending}
 
+    def watermark(self) -> datetime:
+        """A time before which every span this writer was handed is committed or refused.
+
+        Rows are stamped (``ingested_at``) after their reservation, and a reservation ends only once its
+        rows are committed; so while nothing is pending that is now, and otherwise the moment the
+        writer last became busy. The monitoring worker reads spans up to it and never ahead.
+        """
+        now = utcnow()  # read before the pending count: a row stamped before it is pending or done
+        with self._lock:
+            return now if self._busy_since is None else self._busy_since
+
     def reserve(self, count: int) -> int:
         """Reserve room for ``count`` rows before preparing them; hand the result to ``submit``."""
         if count > self.max_pending_rows:
@@ -125,6 +138,8 @@ class IngestWriter:
                 raise Overloaded("the server is shutting down")
             if self._pending and self._pending + count > self.max_pending_rows:
                 raise Overloaded(f"ingestion queue is full ({self._pending} spans pending); retry later")
+            if self._pending == 0 and count:
+                self._busy_since = utcnow()
             self._pending += count
         return count
 
@@ -132,6 +147,8 @@ class IngestWriter:
         """Give back a reservation that will not be submitted."""
         with self._lock:
             self._pending -= reserved
+            if self._pending == 0:
+                self._busy_since = None
 
     def submit(self, rows: Sequence[tuple[Any, ...]], reserved: int | None = None) -> Future[Written]:
         """Queue prepared rows (``spans.span_values``); the future resolves once they are committed.
@@ -190,6 +207,8 @@ class IngestWriter:
         # The reservation is returned before the request hears back, so its answer sees the room.
         with self._lock:
             self._pending -= job.reserved
+            if self._pending == 0:
+                self._busy_since = None
         if error is not None:
             job.future.set_exception(error)
         else:

@@ -399,3 +399,96 @@ run_metrics = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "name", "mean"),
 )
+
+# --- monitoring: online evaluators and alerts (issue 12) ---
+
+# An online evaluator: a span filter, a trace-id-hash sample rate and scorers, run by the server's
+# worker on spans behind the ingest watermark. ``version`` grows on every edit; scores carry it.
+evaluators = Table(
+    "evaluators",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("level", String(10), nullable=False),  # span | trace
+    Column("filter", JSONType, nullable=False),
+    Column("sample_rate", Float, nullable=False),
+    Column("scorers", JSONType, nullable=False),  # [{"name": ..., "params": {...}}]
+    Column("on_feedback", Boolean, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    # Where live evaluation has read up to: (ingested_at, span row id) of the last span seen.
+    Column("cursor_at", UTCDateTime),
+    Column("cursor_id", ID),
+    Column("feedback_cursor_at", UTCDateTime),  # scores.created_at of the last feedback read
+    # Health: what happened to the targets it saw (recomputable from scores, kept for a cheap read).
+    Column("evaluated", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("errored", Integer, nullable=False),
+    Column("shed", Integer, nullable=False),
+    Column("error_reasons", JSONType, nullable=False),  # reason -> count
+    Column("last_error", Text),
+    Column("lag_s", Float),
+    Column("backfill", JSONType),  # a requested backfill: range, keyset cursor, progress
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# An alert rule over rolling windows of spans or scores, with its decision state.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSONType, nullable=False),  # metric, filter, window, thresholds, channels (monitor/alerts)
+    Column("enabled", Boolean, nullable=False),
+    Column("state", String(10), nullable=False),  # ok | firing
+    Column("breach_streak", Integer, nullable=False),
+    Column("clear_streak", Integer, nullable=False),
+    Column("last_window_end", UTCDateTime),  # the end of the last window decided
+    Column("last_value", Float),
+    Column("last_samples", Integer),
+    Column("skipped_windows", Integer, nullable=False),  # windows passed over when the worker fell behind
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# Each firing and resolution of a rule.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("rule_id", ID, ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(10), nullable=False),  # fired | resolved
+    Column("value", Float),
+    Column("samples", Integer),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("details", JSONType),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "project_id", "created_at"),
+)
+
+# One notification of an event on one channel: retried with backoff, failures kept.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("event_id", ID, ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),  # webhook | email | log
+    Column("target", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "event_id"),
+)

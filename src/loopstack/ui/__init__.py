@@ -27,6 +27,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _evalform,
         _experiments,
         _login,
+        _monitor,
         _playground,
         _prompts,
         _runs,
@@ -48,6 +49,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _playground,
         _sessions,
         _annotate,
+        _monitor,
         _login,
     ):
         module.add_routes(router, ctx)
