@@ -1,6 +1,6 @@
 """Curation queries: production model-call spans narrowed by filters, with their feedback.
 
-``flywheel.curate`` turns what these return into dataset items; the SQL lives here. Filters apply in a
+``flywheel.curate()`` turns what these return into dataset items; the SQL lives here. Filters apply in a
 fixed order and ``step_counts`` reports how many spans remain after each one (``--dry-run``).
 
 Feedback is a score from a feedback source (``user-feedback`` or ``human``, as the trace list counts
