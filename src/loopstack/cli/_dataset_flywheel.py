@@ -30,6 +30,9 @@ CHAT_FORMATS = ("openai-chat", "hf")
 @click.option("--text", default=None, help="Only calls whose input or output contains this text.")
 @click.option("--session", default=None, help="Only calls of this session.")
 @click.option("--user", default=None, help="Only calls of this user.")
+@click.option(
+    "--status", type=click.Choice(["ok", "error"]), default=None, help="Only calls that did/didn't fail."
+)
 @click.option("--environment", default=None, help="Traffic: default production (no evals); 'all' or one.")
 @click.option("--sample", type=float, default=None, help="Keep this seeded share of the calls, e.g. 0.2.")
 @click.option("--limit", type=int, default=None, help="Add at most this many items.")
@@ -67,6 +70,7 @@ def from_traces(
     text: str | None,
     session: str | None,
     user: str | None,
+    status: str | None,
     environment: str | None,
     sample: float | None,
     limit: int | None,
@@ -97,6 +101,7 @@ def from_traces(
         score_min=score_min,
         score_max=score_max,
         environment=environment,
+        status=status,
     )
     report = curate(
         name,
