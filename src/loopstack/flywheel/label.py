@@ -56,6 +56,8 @@ class LabelReport:
     message: str | None = None
     """A line saying why it stopped, or the first item error."""
     error_samples: list[str] = field(default_factory=list)
+    writes: int = 0
+    """Transactions the labels were stored in (the writer groups whatever finished meanwhile)."""
 
     @property
     def remaining(self) -> int:
@@ -246,6 +248,7 @@ class _Job:
             await asyncio.gather(*workers, return_exceptions=True)
             self.progress.stop()
             await writer.close()
+            self.report.writes = writer.batches
 
     async def _worker(self, items: Iterator[DatasetItem], writer: Any) -> None:
         for item in items:
