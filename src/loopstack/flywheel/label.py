@@ -160,8 +160,17 @@ def plan_labels(
         params=request_params,
         labels=labels,
     )
+    if resolved is not None:  # a template variable missing from an item fails before any call
+        needed = resolved.variables
+        for item in todo:
+            missing = sorted(needed - set(item.input))
+            if missing:
+                raise InvalidInput(
+                    f"dataset {dataset!r} item {item.key!r} lacks {', '.join(map(repr, missing))}, "
+                    f"needed by prompt {resolved.name}@{resolved.version}"
+                )
     if todo:
-        plan.request(todo[0])  # a template variable missing from the items fails before any call
+        plan.request(todo[0])  # a bad parameter fails here too
     return plan
 
 
