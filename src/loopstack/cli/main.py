@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Online evaluators on production spans; backfill.",
     ),
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
+    "label": ("loopstack.cli.label", "label", "Label a dataset with a teacher model (live or OpenAI Batch)."),
 }
 
 
