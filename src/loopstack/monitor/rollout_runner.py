@@ -244,3 +244,12 @@ class RolloutRunner:
             check["ready"] = True
         repo.save_check(self.store, row["id"], {"last_check": check})
         return None
+
+
+def live_status(store: Store, project: str, key: str, now: datetime) -> dict[str, Any]:
+    """A rollout and its check: computed now while it runs, the stored last check once it ended."""
+    row = repo.RolloutRepository(store, project).get(key)
+    if row["state"] != repo.RUNNING:
+        return {"rollout": row, "check": row.get("last_check")}
+    verdict, summary = check_rollout(store, {**row, "project": project}, now)
+    return {"rollout": row, "check": report(verdict, summary, row.get("last_check"))}

@@ -74,6 +74,7 @@ def create_app(
     )
 
     from loopstack.server import _api, _data_api, _ingest, _monitor_api, _pii_api, _prompts_api, _queue_api
+    from loopstack.server import _rollouts_api
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(_queue_api.router)
     app.include_router(_pii_api.router)
     app.include_router(_monitor_api.router)
+    app.include_router(_rollouts_api.router)
     _add_error_handlers(app)
 
     @app.get(
