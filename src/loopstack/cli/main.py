@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Online evaluators on production spans; backfill.",
     ),
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
+    "rollout": ("loopstack.cli.rollout", "rollout", "Ramp a prompt version with an A/B test; roll back."),
 }
 
 
