@@ -162,7 +162,9 @@ def end_to_end(p_candidate: float, server: Server, name: str, seed: int) -> dict
     for text in ("Answer briefly: {{q}}", "Answer briefly and cite the docs: {{q}}"):
         body = {"name": name, "messages": [{"role": "user", "content": text}]}
         http.post("/api/prompts", json={**body, "labels": ["production"] if "cite" not in text else []})
-    ro = http.post("/api/rollouts", json={"prompt": name, "candidate": 2, "policy": {**POLICY, "min_users": 150}})
+    ro = http.post(
+        "/api/rollouts", json={"prompt": name, "candidate": 2, "policy": {**POLICY, "min_users": 150}}
+    )
     ro.raise_for_status()
     rid = ro.json()["id"]
     clear_prompt_cache()
@@ -258,12 +260,20 @@ def main() -> None:
     sim_s = time.perf_counter() - t0
     false_rate = aa["rollback"] + aa["promote"]
     print(f"(a) {args.rollouts} rollouts per scenario, peeking after every {BATCH} users ({sim_s:.1f} s)")
-    print(f"  A/A p=0.70: false rollback {aa['rollback']:.3f}, false promote {aa['promote']:.3f}, "
-          f"undecided {aa['undecided']:.3f}")
-    print(f"  p=0.65: power (rolled back) {worse['rollback']:.3f}, promoted {worse['promote']:.3f}; median "
-          f"users at decision control {worse['median_control_users']:.0f} / candidate {worse['median_candidate_users']:.0f}")
-    print(f"  p=0.75: power (promoted) {better['promote']:.3f}, rolled back {better['rollback']:.3f}; median "
-          f"users at decision control {better['median_control_users']:.0f} / candidate {better['median_candidate_users']:.0f}")
+    print(
+        f"  A/A p=0.70: false rollback {aa['rollback']:.3f}, false promote {aa['promote']:.3f}, "
+        f"undecided {aa['undecided']:.3f}"
+    )
+    print(
+        f"  p=0.65: power (rolled back) {worse['rollback']:.3f}, promoted {worse['promote']:.3f}; median "
+        f"users at decision control {worse['median_control_users']:.0f} / "
+        f"candidate {worse['median_candidate_users']:.0f}"
+    )
+    print(
+        f"  p=0.75: power (promoted) {better['promote']:.3f}, rolled back {better['rollback']:.3f}; median "
+        f"users at decision control {better['median_control_users']:.0f} / "
+        f"candidate {better['median_candidate_users']:.0f}"
+    )
     e2e_ok = True
     if not args.skip_e2e:
         results = run_e2e()

@@ -8,7 +8,6 @@ import pytest
 
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.monitor.rollout_runner import RolloutRunner, start_rollout, stop_rollout
-from loopstack.prompts import PromptRegistry
 from loopstack.store import Store, utcnow
 from loopstack.store.monitoring import AlertRepository
 from loopstack.store.rollouts import RolloutRepository
@@ -20,7 +19,9 @@ EVIDENCE = {"steps": [50, 100], "on_evidence": True, "min_users": 100, "min_deci
 
 def test_label_fetch_carries_the_arms_and_plain_clients_get_the_control(store: Store) -> None:
     reg = push_two(store)
-    ro = start_rollout(store, "default", "triage", candidate=2, policy={"steps": [10, 50, 100], "every_s": 60})
+    ro = start_rollout(
+        store, "default", "triage", candidate=2, policy={"steps": [10, 50, 100], "every_s": 60}
+    )
     got = reg.get("triage", label="production")
     assert got.version == 1  # a client that ignores arms keeps getting the control
     assert got.rollout is not None and got.rollout.id == ro["id"] and got.rollout.candidate.version == 2
@@ -72,7 +73,9 @@ def test_better_candidate_is_promoted_when_auto_promote_is_on(store: Store) -> N
 
 def test_ramp_steps_on_a_timetable_and_candidates_stay_candidates(store: Store) -> None:
     push_two(store)
-    ro = start_rollout(store, "default", "triage", candidate=2, policy={"steps": [10, 25, 50, 100], "every_s": 60})
+    ro = start_rollout(
+        store, "default", "triage", candidate=2, policy={"steps": [10, 25, 50, 100], "every_s": 60}
+    )
     runner = RolloutRunner(store)
     first = serve_users(store, range(300), {1: 0.7, 2: 0.7})
     runner.tick(utcnow() + timedelta(seconds=61))

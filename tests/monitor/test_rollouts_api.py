@@ -1,4 +1,4 @@
-"""The REST API of rollouts over the real app: bad input is a 4xx, the worker rolls back, JSON carries arms."""
+"""The REST API of rollouts over the real app: bad input is 4xx, the worker rolls back, JSON has arms."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def app(store: Store) -> Iterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8765"
+    ) as c:
         yield c
 
 
@@ -35,9 +37,17 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         ({"prompt": "triage", "candidate": 9, "policy": {"every_s": 60}}, 404, "no version 9"),
         ({"prompt": "nope", "candidate": 2, "policy": {"every_s": 60}}, 404, "unknown prompt"),
         ({"prompt": "triage", "weights": {"v1": 80, "v2": 10}, "policy": {"every_s": 60}}, 400, "sum to 100"),
-        ({"prompt": "triage", "weights": {"v2": 50, "v3": 50}, "policy": {"every_s": 60}}, 400, "two versions"),
+        (
+            {"prompt": "triage", "weights": {"v2": 50, "v3": 50}, "policy": {"every_s": 60}},
+            400,
+            "two versions",
+        ),
         ({"prompt": "triage", "candidate": 2, "policy": {"steps": [10, 5], "every_s": 60}}, 400, "rise"),
-        ({"prompt": "triage", "candidate": 2, "policy": {"on_evidence": True, "every_s": 9}}, 400, "one ramp"),
+        (
+            {"prompt": "triage", "candidate": 2, "policy": {"on_evidence": True, "every_s": 9}},
+            400,
+            "one ramp",
+        ),
         ({"prompt": "triage", "candidate": 2, "policy": {"every_s": 60, "colour": 1}}, 400, "colour"),
         ({"prompt": "triage", "candidate": 1, "policy": {"every_s": 60}}, 400, "already points"),
     ],
@@ -65,8 +75,12 @@ async def test_prompt_json_carries_the_arms_and_the_worker_rolls_back(
 ) -> None:
     push_two(store)
     policy = {"steps": [50, 100], "on_evidence": True, "min_users": 100, "min_decide_users": 50}
-    ro = (await client.post("/api/rollouts", json={"prompt": "triage", "candidate": 2, "policy": policy})).json()
-    fetched = version_from_json((await client.get("/api/prompts/triage", params={"label": "production"})).json())
+    ro = (
+        await client.post("/api/rollouts", json={"prompt": "triage", "candidate": 2, "policy": policy})
+    ).json()
+    fetched = version_from_json(
+        (await client.get("/api/prompts/triage", params={"label": "production"})).json()
+    )
     assert fetched.version == 1 and fetched.rollout is not None and fetched.rollout.candidate.version == 2
     await run_in_threadpool(lambda: serve_users(store, range(600), {1: 0.85, 2: 0.35}))
     live = (await client.get(f"/api/rollouts/{ro['id']}")).json()

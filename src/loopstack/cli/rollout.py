@@ -33,7 +33,9 @@ def parse_steps(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a list of percents like 10,25,50,100", param_hint="--steps") from None
+        raise click.BadParameter(
+            f"{text!r} is not a list of percents like 10,25,50,100", param_hint="--steps"
+        ) from None
 
 
 @click.group()
@@ -88,7 +90,9 @@ def start(
     if margin is not None:
         policy["non_inferiority_margin"] = margin
     if judge_score:
-        policy.update(judge_score=judge_score, guardrails=["error_rate", "p95_latency", "cost", "judge_score"])
+        policy.update(
+            judge_score=judge_score, guardrails=["error_rate", "p95_latency", "cost", "judge_score"]
+        )
     store, project = _ctx(project)
     row = start_rollout(store, project, prompt, label=label, candidate=candidate, policy=policy)
     ramp = "on evidence" if on_evidence else f"every {every}"

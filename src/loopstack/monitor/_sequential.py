@@ -83,7 +83,9 @@ def mixture_test(
     return MixtureTest(delta, delta - half, delta + half, p, log_lr)
 
 
-def srm_log_lr(n_candidate: ArrayLike, n_total: ArrayLike, share: ArrayLike, concentration: float = 100.0) -> Any:
+def srm_log_lr(
+    n_candidate: ArrayLike, n_total: ArrayLike, share: ArrayLike, concentration: float = 100.0
+) -> Any:
     """log of the Beta-binomial mixture likelihood ratio against the expected candidate ``share``."""
     x = np.asarray(n_candidate, dtype=float)
     n = np.asarray(n_total, dtype=float)

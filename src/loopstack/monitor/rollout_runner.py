@@ -64,14 +64,14 @@ def start_rollout(
     if candidate is None:
         raise InvalidInput("give the candidate version to roll out")
     checked = parse_policy(settings)
-    channels = checked.channels or [{"type": "log"}]
+    channels = [c.model_dump() for c in checked.channels] or [{"type": "log"}]
     rule = AlertRepository(store, project).create_rule(
         f"rollout {prompt}/{label} v{candidate} {secrets.token_hex(3)}",
         {
             "name": f"rollout of {prompt} v{candidate}",
             "metric": "acceptance_rate",
             "baseline": True,
-            "channels": [c if isinstance(c, dict) else c.model_dump() for c in channels],
+            "channels": channels,
         },
         enabled=False,  # fired by the rollout job, never by the alert windows
     )
@@ -151,7 +151,9 @@ def promote_rollout(store: Store, project: str, key: str, *, author: str | None 
     return rollouts.get(row["id"])
 
 
-def _finish(store: Store, row: Mapping[str, Any], state: str, reason: str, author: str, now: datetime) -> bool:
+def _finish(
+    store: Store, row: Mapping[str, Any], state: str, reason: str, author: str, now: datetime
+) -> bool:
     control, candidate = int(row["control_version"]), int(row["candidate_version"])
     target = candidate if state == "promoted" else control
     verb = "promoted" if state == "promoted" else "rolled back"
@@ -177,7 +179,9 @@ def _finish(store: Store, row: Mapping[str, Any], state: str, reason: str, autho
                     "samples": None,
                     "window_start": row["created_at"],
                     "window_end": now,
-                    "message": f"{row['prompt']}/{row['label']}: v{row['candidate_version']} {verb} ({reason})",
+                    "message": (
+                        f"{row['prompt']}/{row['label']}: v{row['candidate_version']} {verb} ({reason})"
+                    ),
                     "details": {"rollout_id": row["id"], "state": state, "reason": reason},
                 }
             ],

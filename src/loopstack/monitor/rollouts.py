@@ -47,6 +47,7 @@ REASONS = (
     "evidence",
     *(f"guardrail {g} is significantly worse" for g in HIGHER_IS_WORSE),
 )
+DEFAULT_GUARDRAILS: tuple[Guardrail, ...] = ("error_rate", "p95_latency", "cost")
 _GUARD_REASON = {g: 7 + i for i, g in enumerate(HIGHER_IS_WORSE)}
 
 
@@ -59,23 +60,27 @@ class RolloutPolicy(BaseModel):
     every_s: int | None = Field(default=None, ge=1, le=30 * 86_400, description="timetable: seconds per step")
     on_evidence: bool = Field(default=False, description="step once min_users per arm were seen without harm")
     min_users: int = Field(default=200, ge=1, le=10_000_000, description="users per arm per step (evidence)")
-    min_decide_users: int = Field(default=100, ge=2, le=10_000_000, description="users per arm before a verdict")
+    min_decide_users: int = Field(
+        default=100, ge=2, le=10_000_000, description="users per arm before a verdict"
+    )
     auto_promote: bool = False
     non_inferiority_margin: float | None = Field(default=None, gt=0, lt=1)
     alpha: float = Field(default=0.05, gt=0, lt=0.5, description="primary metric, both directions")
     guardrail_alpha: float = Field(default=0.01, gt=0, lt=0.5, description="each guardrail, harm only")
     srm_alpha: float = Field(default=0.001, gt=0, lt=0.5)
     tau_sd: float = Field(default=0.1, gt=0, le=10, description="mixture spread in per-user SDs")
-    guardrails: list[Guardrail] = Field(default_factory=lambda: ["error_rate", "p95_latency", "cost"])
+    guardrails: list[Guardrail] = Field(default_factory=lambda: list(DEFAULT_GUARDRAILS))
     judge_score: str | None = Field(default=None, max_length=200, description="score name of the judge")
     channels: list[Channel] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> RolloutPolicy:
         steps = self.steps
-        if any(s < 1 or s > 100 for s in steps) or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        if any(s < 1 or s > 100 for s in steps) or any(
+            b <= a for a, b in zip(steps, steps[1:], strict=False)
+        ):
             raise ValueError(f"steps must rise strictly within 1..100 (candidate percent), not {steps}")
-        if [s for s in steps if s < 100] == [] :
+        if [s for s in steps if s < 100] == []:
             raise ValueError("steps need at least one step below 100 (100 alone is a plain label move)")
         if max(s for s in steps if s < 100) > 50:
             raise ValueError(
@@ -222,7 +227,11 @@ def decide(policy: RolloutPolicy, ev: Evidence) -> Verdict:
     final = at_widest & good & ~harm
     action = np.where(final, PROMOTE if policy.auto_promote else READY, action)
     reason = np.where(final, good_reason, reason)
-    for bad, why in ((srm_bad, np.full(np.shape(step), 4)), (harm, harm_reason), (worse, np.ones_like(reason))):
+    for bad, why in (
+        (srm_bad, np.full(np.shape(step), 4)),
+        (harm, harm_reason),
+        (worse, np.ones_like(reason)),
+    ):
         action = np.where(bad, ROLLBACK, action)
         reason = np.where(bad, why, reason)
     return Verdict(action, reason, primary, guards, srm)

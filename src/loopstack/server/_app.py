@@ -73,8 +73,16 @@ def create_app(
         store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
     )
 
-    from loopstack.server import _api, _data_api, _ingest, _monitor_api, _pii_api, _prompts_api, _queue_api
-    from loopstack.server import _rollouts_api
+    from loopstack.server import (
+        _api,
+        _data_api,
+        _ingest,
+        _monitor_api,
+        _pii_api,
+        _prompts_api,
+        _queue_api,
+        _rollouts_api,
+    )
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)

@@ -141,7 +141,9 @@ class RolloutRepository:
                     )
                 ).first()
         if row is None:
-            raise NotFound(f"no rollout {key!r} in project {self.project!r} (give a rollout id or prompt name)")
+            raise NotFound(
+                f"no rollout {key!r} in project {self.project!r} (give a rollout id or prompt name)"
+            )
         return _public(row)
 
     def list(self, *, prompt: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
@@ -242,7 +244,10 @@ def observations(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Spans stamped with the rollout (trace, arm, step, unit, status, duration, cost) and the feedback
     and judge scores on their traces: the raw material of the per-user test (aggregated by the caller)."""
-    where = [spans.c.project_id == project_id, _attribute_equals(conn.dialect.name, ROLLOUT_ATTR, rollout_id, 0)]
+    where = [
+        spans.c.project_id == project_id,
+        _attribute_equals(conn.dialect.name, ROLLOUT_ATTR, rollout_id, 0),
+    ]
     span_rows = [
         dict(r._mapping)
         for r in conn.execute(
