@@ -76,3 +76,15 @@ def test_decide_rolls_back_on_a_guardrail_even_when_acceptance_is_fine() -> None
     errors = ArmPair(500, 0.01, 0.0099, 500, 0.08, 0.0736)
     v = decide(policy, Evidence(same, 0, 500, 500, 0.0, {"error_rate": errors}))
     assert int(v.action) == ROLLBACK and "error_rate" in v.reason_text
+
+
+def test_one_arm_sequence_covers_its_mean_at_all_times() -> None:
+    from loopstack.monitor._sequential import mean_sequence
+
+    rng = np.random.default_rng(5)
+    k = np.cumsum(rng.random((2000, 3000)) < 0.7, axis=1)
+    n = np.arange(1, 3001)
+    m = k / n
+    lo, hi = mean_sequence(n, m, m * (1 - m), alpha=0.05, tau_sd=0.1)
+    live = n >= 100
+    assert ((lo[:, live] > 0.7) | (hi[:, live] < 0.7)).any(axis=1).mean() <= 0.05

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from loopstack import semconv as sc
-from loopstack.monitor._sequential import moments
+from loopstack.monitor._sequential import mean_sequence, moments
 from loopstack.monitor.rollouts import ArmPair, Evidence
 from loopstack.prompts._rollout import CANDIDATE, CONTROL
 
@@ -44,6 +44,8 @@ class Summary:
     requests: dict[str, int] = field(default_factory=dict)
     feedback_users: dict[str, int] = field(default_factory=dict)
     acceptance: dict[str, float | None] = field(default_factory=dict)
+    acceptance_interval: dict[str, tuple[float, float] | None] = field(default_factory=dict)
+    """each arm's always-valid 95% interval for its acceptance"""
     step_users: dict[str, int] = field(default_factory=dict)
     units_in_two_arms: int = 0
     p95_threshold_ms: float | None = None
@@ -56,6 +58,7 @@ def gather(
     step_index: int,
     step_elapsed_s: float,
     judge_score: str | None,
+    tau_sd: float = 0.1,
 ) -> tuple[Evidence, Summary]:
     """The evidence of one check (see the module docstring)."""
     traces: dict[str, _Trace] = {}
@@ -127,6 +130,12 @@ def gather(
         summary.feedback_users[arm] = len(values["acceptance"][arm])
         acc = values["acceptance"][arm]
         summary.acceptance[arm] = float(np.mean(acc)) if acc else None
+        n, mean, var = moments(acc)
+        if n >= 2:
+            lo, hi = mean_sequence(n, mean, var, alpha=0.05, tau_sd=tau_sd)
+            summary.acceptance_interval[arm] = (max(0.0, float(lo)), min(1.0, float(hi)))
+        else:
+            summary.acceptance_interval[arm] = None
         summary.step_users[arm] = len(step_units[arm])
 
     pairs = {m: _pair(values[m]) for m in _METRICS}

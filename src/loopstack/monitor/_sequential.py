@@ -101,3 +101,17 @@ def moments(values: ArrayLike) -> tuple[int, float, float]:
     if n == 0:
         return 0, float("nan"), 0.0
     return n, float(arr.mean()), float(arr.var(ddof=1)) if n > 1 else 0.0
+
+
+def mean_sequence(
+    n: ArrayLike, mean: ArrayLike, var: ArrayLike, *, alpha: float, tau_sd: float
+) -> tuple[Any, Any]:
+    """The always-valid (1 − α) confidence sequence for one arm's mean: the same normal mixture with
+    ``V = s²/n`` (what the rollout page draws around each arm)."""
+    nn = np.maximum(np.asarray(n, dtype=float), 1.0)
+    s2 = np.maximum(np.asarray(var, dtype=float), MIN_VAR)
+    v = s2 / nn
+    tau2 = tau_sd * tau_sd * s2
+    half = np.sqrt(v * (v + tau2) / tau2 * (2.0 * np.log(1.0 / alpha) + np.log((v + tau2) / v)))
+    m = np.asarray(mean, dtype=float)
+    return m - half, m + half

@@ -105,6 +105,7 @@ def verdict_of(
         step_index=int(row["step_index"]),
         step_elapsed_s=(now - row["step_started_at"]).total_seconds(),
         judge_score=policy.judge_score,
+        tau_sd=policy.tau_sd,
     )
     return decide(policy, evidence), summary
 
