@@ -59,37 +59,41 @@ def product_analytics(
     with store.read() as conn:
         for by in ("prompt", "model"):
             requests, votes = feedback_by(conn, project_id, start, end, bucket_seconds, by)
-            found: dict[tuple[Any, Any], Series] = {}
-
-            def series(key: Any, version: Any, by: str = by) -> Series:
-                s = found.get((key, version))
-                if s is None:
-                    label = f"{key} v{version}" if by == "prompt" else str(key)
-                    s = found[(key, version)] = _empty(by, label, count)
-                return s
-
-            for key, version, b, n in requests:
-                s = series(key, version)
-                s.requests += int(n)
-                if 0 <= int(b) - first < count:
-                    s.feedback_by_bucket[int(b) - first].n += int(n)
-            for key, version, b, traces, n_votes, positive in votes:
-                s = series(key, version)
-                s.feedback.k += int(traces)
-                s.acceptance.k += int(round(float(positive)))
-                s.acceptance.n += int(n_votes)
-                if 0 <= int(b) - first < count:
-                    s.feedback_by_bucket[int(b) - first].k += int(traces)
-                    rate = s.acceptance_by_bucket[int(b) - first]
-                    rate.k += int(round(float(positive)))
-                    rate.n += int(n_votes)
-            for s in found.values():
-                s.feedback.n = s.requests
-            out += sorted(found.values(), key=lambda s: (-s.requests, s.label))
+            out += _keyed(by, requests, votes, first, count)
         running = [r for r in rollout_repo.running_rollouts(store) if r["project_id"] == project_id]
         for ro in running:
             out += _arms(conn, project_id, ro, start, end, first, count, bucket_seconds)
     return buckets, out
+
+
+def _keyed(by: str, requests: Any, votes: Any, first: int, count: int) -> list[Series]:
+    found: dict[tuple[Any, Any], Series] = {}
+
+    def series(key: Any, version: Any) -> Series:
+        s = found.get((key, version))
+        if s is None:
+            label = f"{key} v{version}" if by == "prompt" else str(key)
+            s = found[(key, version)] = _empty(by, label, count)
+        return s
+
+    for key, version, b, n in requests:
+        s = series(key, version)
+        s.requests += int(n)
+        if 0 <= int(b) - first < count:
+            s.feedback_by_bucket[int(b) - first].n += int(n)
+    for key, version, b, traces, n_votes, positive in votes:
+        s = series(key, version)
+        s.feedback.k += int(traces)
+        s.acceptance.k += int(round(float(positive)))
+        s.acceptance.n += int(n_votes)
+        if 0 <= int(b) - first < count:
+            s.feedback_by_bucket[int(b) - first].k += int(traces)
+            rate = s.acceptance_by_bucket[int(b) - first]
+            rate.k += int(round(float(positive)))
+            rate.n += int(n_votes)
+    for s in found.values():
+        s.feedback.n = s.requests
+    return sorted(found.values(), key=lambda s: (-s.requests, s.label))
 
 
 def _empty(kind: str, label: str, count: int) -> Series:
@@ -124,24 +128,24 @@ def _arms(
         if 0 <= b - first < count:
             arms[arm].feedback_by_bucket[b - first].n += 1
     voted: set[str] = set()
-    for s in score_rows:
-        found = trace_arm.get(s["trace_id"])
-        if found is None or s["data_type"] != "boolean":
+    for score in score_rows:
+        hit = trace_arm.get(score["trace_id"])
+        if hit is None or score["data_type"] != "boolean":
             continue
-        arm, b = found
-        up = 1 if float(s["value"]) >= 0.5 else 0
+        arm, b = hit
+        up = 1 if float(score["value"]) >= 0.5 else 0
         arms[arm].acceptance.k += up
         arms[arm].acceptance.n += 1
         if 0 <= b - first < count:
             arms[arm].acceptance_by_bucket[b - first].k += up
             arms[arm].acceptance_by_bucket[b - first].n += 1
-        if s["trace_id"] not in voted:
-            voted.add(s["trace_id"])
+        if score["trace_id"] not in voted:
+            voted.add(score["trace_id"])
             arms[arm].feedback.k += 1
             if 0 <= b - first < count:
                 arms[arm].feedback_by_bucket[b - first].k += 1
-    for s in arms.values():
-        s.feedback.n = s.requests
+    for series in arms.values():
+        series.feedback.n = series.requests
     return list(arms.values())
 
 
