@@ -43,3 +43,14 @@ def test_each_user_gets_a_sticky_arm_stamped_on_the_span(
         unit = attrs[sc.ROLLOUT_UNIT]
         assert attrs[sc.ROLLOUT_ID] == ro["id"] and attrs[sc.ROLLOUT_ARM] == served[unit][1]
         assert r["prompt_version"] == served[unit][0]
+
+
+def test_a_model_call_with_the_rendered_prompt_carries_the_arm() -> None:
+    from loopstack.models import ModelRequest
+    from loopstack.prompts import Prompt
+
+    prompt = Prompt(
+        "triage", 2, [{"role": "user", "content": "hi {{x}}"}], rollout_id="r1", rollout_arm="candidate"
+    )
+    request = ModelRequest.of(prompt.render(x=1))
+    assert (request.prompt_version, request.rollout_id, request.rollout_arm) == (2, "r1", "candidate")
