@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
     "label": ("loopstack.cli.label", "label", "Label a dataset with a teacher model (live or OpenAI Batch)."),
+    "rollout": ("loopstack.cli.rollout", "rollout", "Ramp a prompt version with an A/B test; roll back."),
 }
 
 

@@ -75,7 +75,16 @@ def create_app(
         store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
     )
 
-    from loopstack.server import _api, _data_api, _ingest, _monitor_api, _pii_api, _prompts_api, _queue_api
+    from loopstack.server import (
+        _api,
+        _data_api,
+        _ingest,
+        _monitor_api,
+        _pii_api,
+        _prompts_api,
+        _queue_api,
+        _rollouts_api,
+    )
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)
@@ -84,6 +93,7 @@ def create_app(
     app.include_router(_queue_api.router)
     app.include_router(_pii_api.router)
     app.include_router(_monitor_api.router)
+    app.include_router(_rollouts_api.router)
     _add_error_handlers(app)
 
     @app.get(

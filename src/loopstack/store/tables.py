@@ -521,3 +521,32 @@ teacher_labels = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("dataset_id", "item_key", "teacher", "prompt_ref"),
 )
+
+# A gradual rollout of a candidate version behind a label (issue 12): its arms, ramp, test and verdict.
+# ``salt`` with the rollout id makes each user's bucket; ``decisions`` is the log of steps and verdicts.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("prompt_id", ID, ForeignKey("prompts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("control_version", Integer, nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("steps", JSONType, nullable=False),  # candidate percentages, e.g. [10, 25, 50, 100]
+    Column("step_index", Integer, nullable=False),
+    Column("step_started_at", UTCDateTime, nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("state", String(20), nullable=False),  # running | rolled_back | promoted | stopped
+    Column("policy", JSONType, nullable=False),  # ramp mode, alpha, tau, min users, channels ...
+    Column("decisions", JSONType, nullable=False),
+    Column("last_check", JSONType),  # the latest test result (arms, intervals, p-values)
+    Column("reason", Text),
+    Column("alert_rule_id", ID, ForeignKey("alert_rules.id", ondelete="SET NULL")),
+    Column("created_by", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Index(None, "project_id", "state"),
+    Index(None, "prompt_id", "label"),
+)

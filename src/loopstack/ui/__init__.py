@@ -31,6 +31,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _monitor,
         _playground,
         _prompts,
+        _rollouts,
         _runs,
         _sessions,
         _traces,
@@ -52,6 +53,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _sessions,
         _annotate,
         _monitor,
+        _rollouts,
         _login,
     ):
         module.add_routes(router, ctx)
