@@ -71,7 +71,15 @@ def test_migration_copies_the_prompt_description_into_existing_versions(empty_ur
 
 
 def test_the_known_params_are_the_model_request_fields() -> None:
-    not_params = {"messages", "prompt_name", "prompt_version", "prompt_variables", "epoch"}
+    not_params = {
+        "messages",
+        "prompt_name",
+        "prompt_version",
+        "prompt_variables",
+        "epoch",
+        "rollout_id",
+        "rollout_arm",
+    }
     assert set(REQUEST_PARAMS) == set(ModelRequest.model_fields) - not_params
 
 
