@@ -43,6 +43,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Online evaluators on production spans; backfill.",
     ),
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
+    "judge": ("loopstack.cli.judge", "judge", "Calibrate an LLM judge against human labels (κ, α)."),
+    "bias": ("loopstack.cli.bias", "bias", "Counterfactual bias test: swap demographic terms, compare."),
+    "redteam": ("loopstack.cli.redteam", "redteam", "Offline red-team probes, attack rate per OWASP risk."),
 }
 
 
