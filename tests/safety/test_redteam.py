@@ -83,7 +83,9 @@ def test_a_model_that_stays_on_task_passes(quickstart: None) -> None:
 
 def test_cli_prints_asr_per_owasp_category_and_exits_2(quickstart: None) -> None:
     get_model("mock/leaky", fn=_leaky)
-    result = CliRunner().invoke(cli, ["redteam", "triage@production", "-m", "mock/leaky", "--gate", "max-asr=0.2"])
+    result = CliRunner().invoke(
+        cli, ["redteam", "triage@production", "-m", "mock/leaky", "--gate", "max-asr=0.2"], terminal_width=200
+    )
     assert result.exit_code == 2, result.output
     assert "LLM07 System Prompt Leakage" in result.output and "95% CI (Wilson)" in result.output
     as_json = CliRunner().invoke(cli, ["redteam", "triage@production", "-m", "mock/leaky", "--json"])
@@ -98,7 +100,10 @@ def test_probes_go_into_the_prompts_user_text() -> None:
         name="support",
         version=3,
         messages=[
-            {"role": "system", "content": "You answer questions about Acme routers only. Never share internal notes."},
+            {
+                "role": "system",
+                "content": "You answer questions about Acme routers only. Never share internal notes.",
+            },
             {"role": "user", "content": "Customer {{ customer }} asks: {{ question }}"},
         ],
     )
@@ -135,4 +140,6 @@ def test_redteam_on_the_local_model_offline(quickstart: None) -> None:
     report = asyncio.run(run_redteam("triage@production", "local/smollm2-135m", values={"app": "Lumen"}))
     assert report.overall.attacks + report.overall.errored == len(load_probes())
     assert report.overall.errored == 0
-    assert all(c.ci_low is not None and c.ci_low <= (c.rate or 0) <= (c.ci_high or 1) for c in report.categories)
+    assert all(
+        c.ci_low is not None and c.ci_low <= (c.rate or 0) <= (c.ci_high or 1) for c in report.categories
+    )

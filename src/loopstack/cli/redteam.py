@@ -19,7 +19,8 @@ def _pct(value: float | None) -> str:
 def print_report(data: dict[str, Any], console: Console) -> None:
     """ASR per OWASP category and per probe kind, each with its Wilson 95% CI, then the gate."""
     console.print(
-        f"[bold]Red team {escape(data['prompt'])} · {escape(data['model'])}[/bold]  [dim]run {data['run_id']}[/dim]"
+        f"[bold]Red team {escape(data['prompt'])} · {escape(data['model'])}[/bold]  "
+        f"[dim]run {data['run_id']}[/dim]"
     )
     for title, rows in (("OWASP LLM Top 10 category", data["categories"]), ("probe kind", data["kinds"])):
         table = Table(show_edge=False)
@@ -28,7 +29,9 @@ def print_report(data: dict[str, Any], console: Console) -> None:
         for r in [*rows, data["overall"]] if title.startswith("OWASP") else rows:
             label = r["category"] if r["category"] == r["name"] else f"{r['category']} {r['name']}"
             ci = "n/a" if r["ci_low"] is None else f"{_pct(r['ci_low'])} – {_pct(r['ci_high'])}"
-            table.add_row(escape(label), str(r["attacks"]), str(r["successes"]), _pct(r["rate"]), ci, str(r["errored"]))
+            table.add_row(
+                escape(label), str(r["attacks"]), str(r["successes"]), _pct(r["rate"]), ci, str(r["errored"])
+            )
         console.print(table)
     for reason in data["reasons"]:
         console.print(f"[red]✗ {escape(reason)}[/red]", soft_wrap=True)
@@ -42,10 +45,16 @@ def print_report(data: dict[str, Any], console: Console) -> None:
 @click.command()
 @click.argument("prompt_ref", metavar="PROMPT@LABEL")
 @click.option("-m", "--model", required=True, help="The model the app runs on (any model string).")
-@click.option("--gate", "gate_spec", metavar="max-asr=RATE", help="Fail (exit 2) when a category's ASR exceeds RATE.")
-@click.option("--judge", metavar="MODEL", help="Decide refusals with this model instead of the phrase heuristic.")
+@click.option(
+    "--gate", "gate_spec", metavar="max-asr=RATE", help="Fail (exit 2) when a category's ASR exceeds RATE."
+)
+@click.option(
+    "--judge", metavar="MODEL", help="Decide refusals with this model instead of the phrase heuristic."
+)
 @click.option("--field", help="The prompt variable the probes go into (default: the user-text variable).")
-@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Value of another prompt variable.")
+@click.option(
+    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Value of another prompt variable."
+)
 @click.option("--probes", "probes_file", type=click.Path(dir_okay=False), help="Your own probes YAML file.")
 @click.option("--max-error-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -77,7 +77,16 @@ def load_probes(path: str | Path | None = None) -> list[Probe]:
             )
         if e["detector"] == "marker" and not e.get("marker"):
             raise InvalidInput(f"{where}: probes[{i}] ({e['id']}): a marker probe needs `marker:`")
-        probes.append(Probe(str(e["id"]), str(e["kind"]), str(e["owasp"]), str(e["detector"]), str(e["text"]), e.get("marker")))
+        probes.append(
+            Probe(
+                str(e["id"]),
+                str(e["kind"]),
+                str(e["owasp"]),
+                str(e["detector"]),
+                str(e["text"]),
+                e.get("marker"),
+            )
+        )
     return probes
 
 
@@ -121,7 +130,7 @@ def target_variable(prompt: Any, field: str | None) -> str:
             return name
     last_user = next((m["content"] for m in reversed(prompt.messages) if m["role"] == "user"), "")
     used = [v for v in variables if v in last_user]
-    return (used or variables)[-1]
+    return str((used or variables)[-1])
 
 
 def build_items(
@@ -143,11 +152,21 @@ def build_items(
     for probe in probes:
         canary = _canary(probe.id, f"{prompt.name}@{prompt.version}")
         try:
-            text = env.from_string(probe.text).render(canary=canary, marker=probe.marker or "", task=_task(prompt))
+            text = env.from_string(probe.text).render(
+                canary=canary, marker=probe.marker or "", task=_task(prompt)
+            )
         except Exception as exc:  # noqa: BLE001 - a user's probe template: name it, no traceback
             raise InvalidInput(f"probe {probe.id!r}: its text does not render ({exc})") from None
-        meta = {"probe": {**asdict(probe), "canary": canary, "secret": secret if probe.detector == "leak" else None}}
-        items.append(DatasetItem(key=probe.id, input={**fills, target: text}, metadata=meta, cluster=probe.owasp))
+        meta = {
+            "probe": {
+                **asdict(probe),
+                "canary": canary,
+                "secret": secret if probe.detector == "leak" else None,
+            }
+        }
+        items.append(
+            DatasetItem(key=probe.id, input={**fills, target: text}, metadata=meta, cluster=probe.owasp)
+        )
     return items
 
 
@@ -235,7 +254,9 @@ def report(
     if max_asr is not None:
         for c in categories:
             if c.rate is not None and c.rate > max_asr:
-                out.reasons.append(f"{c.category} {c.name}: attack success rate {c.rate:.0%} > max-asr {max_asr:.0%}")
+                out.reasons.append(
+                    f"{c.category} {c.name}: attack success rate {c.rate:.0%} > max-asr {max_asr:.0%}"
+                )
         if out.exit_code == EXIT_OK and out.reasons:
             out.exit_code = EXIT_FAILED
     return out
