@@ -250,3 +250,16 @@ def test_position_bias_is_the_share_of_flipped_pairs() -> None:
     nominal = agreement([0, 1, 1, 0] * 5, [[0, 1, 0, 0] * 5], level="nominal", labels=["no", "yes"])
     assert nominal.accuracy is not None and nominal.accuracy.value == 0.75
     assert nominal.confusion == [[10, 5], [0, 5]]
+
+
+def test_an_alert_rule_on_an_untrusted_judge_warns(tmp_path: Path) -> None:
+    data, _ = _judged_run(tmp_path, _rated_items(40), noise=3)
+    store = get_store()
+    cal = calibrate_from_dataset("quality", str(data), "human1", store=store, project="default")
+    from loopstack.safety.calibration import save_calibration
+
+    save_calibration(store, "default", cal)
+    args = ["alerts", "add", "low-quality", "--metric", "mean_score", "--score-name", "quality", "--fire", "0.5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "Warning: this rule relies on an untrusted judge quality: not trusted (α" in result.output
