@@ -111,25 +111,27 @@ def test_alpha_with_missing_labels_and_three_raters_matches_the_package() -> Non
 
 
 def test_bootstrap_intervals_cover_the_true_kappa_and_alpha() -> None:
-    """Seeded simulation: two raters drawn from a known joint distribution, n = 120 items, 200 trials."""
+    """Seeded simulation: two raters drawn from a known joint distribution (true κ = α = 0.684),
+    400 trials of 50 items, 500 resamples each: the BCa intervals cover in 92-98% of trials (with
+    1,000 trials of 30 and of 120 items: 0.950 / 0.952 and 0.945 / 0.949, docs/safety.md)."""
+    n = 50
     joint = np.array([[0.30, 0.05, 0.02], [0.04, 0.25, 0.04], [0.01, 0.05, 0.24]])
     po, rows, cols = np.trace(joint), joint.sum(1), joint.sum(0)
     pe = float(rows @ cols)
     true_kappa = (po - pe) / (1 - pe)
     marg = (rows + cols) / 2  # Krippendorff's nominal alpha in the population (n -> infinity)
     true_alpha = 1 - (1 - po) / (1 - float(marg @ marg))
-    rng = np.random.default_rng(2024)
-    trials, n, hits_k, hits_a = 200, 120, 0, 0
-    flat = joint.ravel()
+    rng = np.random.default_rng(2074)
+    trials, hits_k, hits_a = 400, 0, 0
     for t in range(trials):
-        cells = rng.choice(9, size=n, p=flat)
+        cells = rng.choice(9, size=n, p=joint.ravel())
         a, b = (cells // 3).astype(float), (cells % 3).astype(float)
-        k = cohen_kappa(a, b, n_resamples=400, seed=t)
-        al = krippendorff_alpha(np.vstack([a, b]), n_resamples=400, seed=t)
+        k = cohen_kappa(a, b, n_resamples=500, seed=t)
+        al = krippendorff_alpha(np.vstack([a, b]), n_resamples=500, seed=t)
         hits_k += k.ci_low <= true_kappa <= k.ci_high  # type: ignore[operator]
         hits_a += al.ci_low <= true_alpha <= al.ci_high  # type: ignore[operator]
-    assert 0.90 <= hits_k / trials <= 0.99, hits_k / trials
-    assert 0.90 <= hits_a / trials <= 0.99, hits_a / trials
+    assert 0.92 <= hits_k / trials <= 0.98, hits_k / trials
+    assert 0.92 <= hits_a / trials <= 0.98, hits_a / trials
 
 
 def test_fewer_than_ten_labels_gives_no_kappa(tmp_path: Path) -> None:
@@ -259,7 +261,17 @@ def test_an_alert_rule_on_an_untrusted_judge_warns(tmp_path: Path) -> None:
     from loopstack.safety.calibration import save_calibration
 
     save_calibration(store, "default", cal)
-    args = ["alerts", "add", "low-quality", "--metric", "mean_score", "--score-name", "quality", "--fire", "0.5"]
+    args = [
+        "alerts",
+        "add",
+        "low-quality",
+        "--metric",
+        "mean_score",
+        "--score-name",
+        "quality",
+        "--fire",
+        "0.5",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "Warning: this rule relies on an untrusted judge quality: not trusted (α" in result.output

@@ -1,8 +1,9 @@
 """Agreement statistics for judge calibration: κ, α, accuracy, Spearman, each with a bootstrap CI.
 
 Ratings are a raters x items array with NaN where a rater gave no label. Every interval resamples
-*items* (the unit that was sampled), seeded, as a percentile bootstrap, and is computed for all
-resamples at once: Cohen's κ from a batch of confusion matrices, Krippendorff's α from a batch of
+*items* (the unit that was sampled), seeded — BCa for κ and α (their leave-one-item-out jackknife is
+as cheap as the resamples), percentile for accuracy and Spearman — and is computed for all resamples at
+once: Cohen's κ from a batch of confusion matrices, Krippendorff's α from a batch of
 coincidence matrices (each item's coincidences add up, so a resample is a weighted sum), so a
 2,000-resample interval costs milliseconds. The point estimates match the references (``krippendorff``
 for α, scikit-learn's ``cohen_kappa_score``, scipy's ``spearmanr``); the tests check both that and the
@@ -80,6 +81,29 @@ def _percentile(stats: FloatArray, confidence: float) -> tuple[float | None, flo
     return float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail))
 
 
+def _bca(
+    theta: float, stats: FloatArray, jackknife: FloatArray, confidence: float
+) -> tuple[float | None, float | None]:
+    """Efron's BCa interval from the bootstrap and leave-one-item-out values; the percentile interval
+    when the bias or acceleration is undefined (a constant jackknife, every resample on one side)."""
+    from scipy.stats import norm
+
+    finite = stats[np.isfinite(stats)]
+    jack = jackknife[np.isfinite(jackknife)]
+    if len(finite) < 0.9 * len(stats) or len(finite) == 0 or len(jack) < 2 or math.isnan(theta):
+        return _percentile(stats, confidence)
+    share = float((finite < theta).mean() + 0.5 * (finite == theta).mean())
+    d = jack.mean() - jack
+    spread = float((d**2).sum())
+    if not 0 < share < 1 or spread == 0:
+        return _percentile(stats, confidence)
+    z0 = float(norm.ppf(share))
+    accel = float((d**3).sum()) / (6 * spread**1.5)
+    z = norm.ppf([(1 - confidence) / 2, (1 + confidence) / 2])
+    levels = norm.cdf(z0 + (z0 + z) / (1 - accel * (z0 + z))) * 100
+    return float(np.percentile(finite, levels[0])), float(np.percentile(finite, levels[1]))
+
+
 # -- Cohen's kappa ------------------------------------------------------------------------------------
 
 
@@ -126,7 +150,8 @@ def cohen_kappa(
     onehot = np.zeros((n, k * k))
     onehot[np.arange(n), cell] = 1.0
     tables = (weights_b @ onehot).reshape(n_resamples, k, k)
-    low, high = _percentile(_kappa_from_tables(tables, weights), confidence)
+    jackknife = _kappa_from_tables(table[None] - onehot.reshape(n, k, k), weights)
+    low, high = _bca(value, _kappa_from_tables(tables, weights), jackknife, confidence)
     return Interval(None if math.isnan(value) else value, low, high, n)
 
 
@@ -196,7 +221,8 @@ def krippendorff_alpha(
     per_item = _item_coincidences(codes, len(levels))
     weights_b = _resample_weights(n, n_resamples, seed)
     o = np.einsum("bn,nvw->bvw", weights_b, per_item)
-    low, high = _percentile(_alpha_from_coincidences(o, levels, level), confidence)
+    jackknife = _alpha_from_coincidences(per_item.sum(axis=0)[None] - per_item, levels, level)
+    low, high = _bca(value, _alpha_from_coincidences(o, levels, level), jackknife, confidence)
     return Interval(None if math.isnan(value) else value, low, high, n)
 
 
