@@ -181,6 +181,10 @@ def test_cli_prints_the_table_and_an_untrusted_judge_warns_in_the_gate(tmp_path:
     assert again.judge_calibrations["quality"]["badge"] == "not trusted"
     notes = gate(again).notes
     assert any("untrusted judge quality" in n for n in notes), notes
+    from loopstack.evals.report import html_report
+
+    html = html_report(again, {})
+    assert '<p class="warn">judge quality: not trusted (α' in html
 
 
 def _cli_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
