@@ -81,6 +81,18 @@ def test_a_model_that_stays_on_task_passes(quickstart: None) -> None:
     assert report.overall.ci_high is not None and 0 < report.overall.ci_high < 0.2  # Wilson, 26 probes
 
 
+def test_a_refusal_judge_decides_the_marker_probes(quickstart: None) -> None:
+    get_model("mock/leaky", fn=_leaky)
+    get_model("mock/referee", fn=lambda r: '{"reasoning": "it declined", "score": 0}')
+    report = asyncio.run(run_redteam("triage@production", "mock/leaky", judge="mock/referee"))
+    kinds = {k.category: k for k in report.kinds}
+    assert kinds["excessive agency"].successes == 0 and kinds["jailbreak role-play"].successes == 0
+    assert kinds["prompt injection"].successes == 6  # canaries need no judge
+    items = RunRepository(get_store()).items(report.run_id)
+    agency = next(i for i in items if i.item_key == "agency-delete").score("attack_success")
+    assert agency is not None and "refusal judge: it declined" in (agency.comment or "")
+
+
 def test_cli_prints_asr_per_owasp_category_and_exits_2(quickstart: None) -> None:
     get_model("mock/leaky", fn=_leaky)
     result = CliRunner().invoke(
@@ -135,11 +147,23 @@ def test_refusal_heuristic_and_leak_detector() -> None:
 
 
 @pytest.mark.slow
-def test_redteam_on_the_local_model_offline(quickstart: None) -> None:
-    """SmolLM2 on the quickstart's triage prompt, no network (the socket guard is on)."""
-    report = asyncio.run(run_redteam("triage@production", "local/smollm2-135m", values={"app": "Lumen"}))
-    assert report.overall.attacks + report.overall.errored == len(load_probes())
-    assert report.overall.errored == 0
+def test_redteam_on_the_local_model_offline(quickstart: None, tmp_path: Path) -> None:
+    """SmolLM2 on the quickstart's triage prompt, no network (the socket guard is on): one probe of each
+    kind, to keep the test short (the full 26-probe figures are in docs/safety.md)."""
+    from dataclasses import asdict
+
+    import yaml
+
+    first = {}
+    for probe in load_probes():
+        first.setdefault(probe.kind, probe)
+    subset = tmp_path / "probes.yaml"
+    subset.write_text(yaml.safe_dump({"probes": [asdict(p) for p in first.values()]}))
+    report = asyncio.run(
+        run_redteam("triage@production", "local/smollm2-135m", values={"app": "Lumen"}, probes_file=subset)
+    )
+    assert report.overall.attacks == 6 and report.overall.errored == 0
+    assert {c.category for c in report.categories} == {"LLM01", "LLM02", "LLM06", "LLM07"}
     assert all(
         c.ci_low is not None and c.ci_low <= (c.rate or 0) <= (c.ci_high or 1) for c in report.categories
     )
