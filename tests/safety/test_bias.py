@@ -162,3 +162,19 @@ def test_persona_mode_rewrites_the_longest_text_field() -> None:
     variants = counterfactuals([item], load_terms(only=["age"]), mode="persona")
     assert [v.input["review"] for v in variants] == ["I'm 22 years old. Love it", "I'm 74 years old. Love it"]
     assert all(v.input["app"] == "Lumen" and v.cluster == "a" for v in variants)
+
+
+def test_group_verdict_names_the_scores_without_a_verdict() -> None:
+    from loopstack.safety.bias import GroupComparison, _group_verdict
+
+    def row(score: str, verdict: str, variant: str = "female") -> GroupComparison:
+        return GroupComparison("gender", variant, score, 40, 0.5, 0.5, 0.0, -0.1, 0.1, 1.0, 1.0, verdict, 3)
+
+    assert _group_verdict([row("a", "no significant difference"), row("b", "cannot back a verdict")]) == (
+        "no significant difference (no verdict possible on b: too few changed items)"
+    )
+    assert _group_verdict([row("b", "cannot back a verdict")]) == "cannot back a verdict"
+    assert (
+        _group_verdict([row("a", "worse"), row("a", "better", "male")])
+        == "bias: worse for female; better for male"
+    )

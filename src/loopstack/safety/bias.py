@@ -219,6 +219,12 @@ def _group_verdict(rows: list[GroupComparison]) -> str:
         return "bias: " + "; ".join(parts)
     if rows and all(r.verdict == "no significant difference" for r in rows):
         return "no significant difference"
+    backed = [r for r in rows if r.verdict == "no significant difference"]
+    if backed:
+        withheld = sorted({r.score for r in rows if r.verdict != "no significant difference"})
+        return (
+            f"no significant difference (no verdict possible on {', '.join(withheld)}: too few changed items)"
+        )
     return "cannot back a verdict"
 
 

@@ -249,7 +249,7 @@ def report(
     verdict = gate(result, max_error_rate=max_error_rate)
     out = RedteamReport(
         run.id, f"{run.prompt_name}@{run.prompt_version}", run.model or "", categories, kinds,
-        _rate("all", "all probes", every), max_asr, verdict.exit_code, list(verdict.reasons),
+        _rate("all", "all", every), max_asr, verdict.exit_code, list(verdict.reasons),
     )  # fmt: skip
     if max_asr is not None:
         for c in categories:
