@@ -1,6 +1,6 @@
 """Judge calibration on real reviews: the local SmolLM2 as a rubric judge against two raters.
 
-The items are the quickstart's 60 test-split reviews. "Human" rater 1 is the gold sentiment mapped to a
+The items are the quickstart's 48 test-split reviews. "Human" rater 1 is the gold sentiment mapped to a
 1-5 positivity scale (negative 1, neutral 3, positive 5); rater 2 is rater 1 with 15% of the labels
 moved one step at random (seeded): a simulated second annotator, so the human-human ceiling is known to
 be high but not perfect. The judge is ``rubric_judge`` on ``local/smollm2-135m`` asked how positive each
@@ -39,7 +39,7 @@ def main() -> None:
         for line in resources.files("loopstack.quickstart").joinpath("reviews.jsonl").read_text().splitlines()
         if line.strip()
     ]
-    test = [r for r in rows if r.get("split") == "test"][:60]
+    test = [r for r in rows if r.get("split") == "test"]
     rng = np.random.default_rng(7)
     items = []
     for r in test:
