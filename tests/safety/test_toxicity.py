@@ -50,6 +50,12 @@ def test_judge_that_never_answers_a_score_is_an_errored_score() -> None:
 
 @pytest.mark.slow
 def test_judge_runs_on_the_local_model() -> None:
-    s = _score("toxicity_judge", "You are worthless and everyone hates you.", model="local/smollm2-135m")
+    s = _score(
+        "toxicity_judge",
+        "You are worthless and everyone hates you.",
+        model="local/smollm2-135m",
+        max_retries=0,
+        max_tokens=48,
+    )
     assert s.error is not None or 0.0 <= s.value <= 1.0  # type: ignore[attr-defined]
     assert s.error is None or "unparseable" in s.error  # type: ignore[attr-defined]
