@@ -59,3 +59,17 @@ def test_judge_runs_on_the_local_model() -> None:
     )
     assert s.error is not None or 0.0 <= s.value <= 1.0  # type: ignore[attr-defined]
     assert s.error is None or "unparseable" in s.error  # type: ignore[attr-defined]
+
+
+def test_the_entry_point_registers_every_safety_scorer() -> None:
+    """A suite names the safety scorers like built-ins: pyproject's ``loopstack.scorers`` entry point
+    names a module that registers them (the registry loads it the first time a name is unknown)."""
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    target = pyproject["project"]["entry-points"]["loopstack.scorers"]["safety"]
+    importlib.import_module(target)
+    for name in ("toxicity_judge", "toxicity_classifier", "refusal", "refusal_judge", "redteam_attack"):
+        assert scorer_spec(name).name == name
