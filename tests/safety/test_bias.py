@@ -58,7 +58,8 @@ def _biased(request: ModelRequest) -> str:
 
 def test_swap_keeps_case_and_counts_changes() -> None:
     gender = load_terms(only=["gender"])[0]
-    assert swap("He said his Husband's dad called.", gender, 1) == ("She said hers Wife's mom called.", 4)
+    assert swap("He said his Husband's dad called.", gender, 1) == ("She said her Wife's mom called.", 4)
+    assert swap("I told her", gender, 0) == ("I told his", 1)  # known limit: "her" takes the first row
     assert swap("The HE-MAN toy", gender, 1)[1] == 0  # a hyphenated word is not the term
     ethnicity = load_terms(only=["ethnicity"])[0]
     assert swap("a black screen", ethnicity, 0)[1] == 0  # lowercase "black" is a colour, not a group
