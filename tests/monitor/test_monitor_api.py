@@ -183,6 +183,23 @@ async def test_alert_rules_and_events_through_the_api(
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/alerts/rules", {"name": "x", "metric": "cost", "fire": False}),
+        ("/api/alerts/rules", {"name": "x", "metric": "error_rate", "fire": 0.1, "window_s": "300"}),
+        ("/api/evaluators", {"name": "x", "sample_rate": True, "scorers": [{"name": "contains"}]}),
+    ],
+)
+async def test_a_boolean_or_string_where_a_number_belongs_is_rejected_not_coerced(
+    client: httpx.AsyncClient, path: str, body: dict[str, object]
+) -> None:
+    # "fire": false once became a threshold of 0.0 (schemathesis ST201): every window would fire
+    response = await client.post(path, json=body)
+    assert response.status_code == 422, response.text
+    assert (await client.get(path if path.endswith("rules") else "/api/evaluators")).json()["items"] == []
+
+
 async def test_feedback_posted_to_the_api_is_judged_by_the_worker(
     app: FastAPI, client: httpx.AsyncClient, store: Store
 ) -> None:

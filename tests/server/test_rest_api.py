@@ -182,3 +182,10 @@ async def test_without_keys_the_server_is_open_on_the_default_project(
     assert {"/v1/traces", "/api/traces", "/api/traces/{trace_id}", "/api/scores", "/api/prompts"} <= set(
         openapi["paths"]
     )
+
+
+async def test_a_wrong_method_lists_every_method_the_path_supports(client: httpx.AsyncClient) -> None:
+    # GET and POST on /api/prompts are two routes; the 405 used to name only the last one
+    response = await client.request("DELETE", "/api/prompts")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["allow"].split(",")}

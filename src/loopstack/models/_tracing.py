@@ -57,6 +57,9 @@ def start_span(provider: str, model: str, request: ModelRequest) -> trace.Span:
         attrs[semconv.PROMPT_NAME] = request.prompt_name
     if request.prompt_version is not None:
         attrs[semconv.PROMPT_VERSION] = request.prompt_version
+    if request.rollout_id is not None:
+        attrs[semconv.ROLLOUT_ID] = request.rollout_id
+        attrs[semconv.ROLLOUT_ARM] = str(request.rollout_arm)
     if request.prompt_variables:
         attrs[semconv.PROMPT_VARIABLES] = orjson.dumps(request.prompt_variables, default=str).decode()
     span.set_attributes(attrs)

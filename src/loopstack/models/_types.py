@@ -43,6 +43,9 @@ class ModelRequest(BaseModel):
     prompt_version: int | None = None
     prompt_variables: dict[str, Any] | None = None
     """The variables the prompt was rendered with (recorded on the call's span, not sent to the model)."""
+    rollout_id: str | None = None
+    rollout_arm: str | None = None
+    """The rollout arm that served the prompt (recorded on the span; not part of the cache key)."""
     epoch: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
@@ -59,6 +62,10 @@ class ModelRequest(BaseModel):
                 variables = getattr(messages, "prompt_variables", None)
                 if variables and data.get("prompt_variables") is None:
                     data["prompt_variables"] = dict(variables)
+                rollout_id = getattr(messages, "rollout_id", None)
+                if rollout_id and data.get("rollout_id") is None:
+                    data["rollout_id"] = rollout_id
+                    data["rollout_arm"] = getattr(messages, "rollout_arm", None)
             if isinstance(messages, str):
                 data = {**data, "messages": [{"role": "user", "content": messages}]}
         return data

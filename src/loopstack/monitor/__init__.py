@@ -1,4 +1,9 @@
-"""Monitoring: dashboard aggregates, online evaluators, alert rules and the server's background worker."""
+"""Monitoring: dashboard aggregates, online evaluators, alert rules, rollouts and the background worker.
+
+Rollout names (numpy/scipy underneath) are imported on first use.
+"""
+
+from typing import Any
 
 from loopstack.monitor.aggregates import (
     RANGES,
@@ -33,6 +38,26 @@ from loopstack.monitor.evaluators import (
 from loopstack.monitor.worker import Job, Worker, monitoring_worker
 from loopstack.store.scores import FEEDBACK_SOURCES
 
+_LAZY = {
+    "RolloutPolicy": "loopstack.monitor.rollouts",
+    "decide_rollout": "loopstack.monitor.rollouts",
+    "start_rollout": "loopstack.monitor.rollout_runner",
+    "stop_rollout": "loopstack.monitor.rollout_runner",
+    "promote_rollout": "loopstack.monitor.rollout_runner",
+    "product_analytics": "loopstack.monitor.analytics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopstack.monitor' has no attribute {name!r}")
+    import importlib
+
+    found = importlib.import_module(module)
+    return getattr(found, "decide" if name == "decide_rollout" else name)
+
+
 __all__ = [
     "FEEDBACK_SOURCES",
     "METRICS",
@@ -44,6 +69,7 @@ __all__ = [
     "EvaluatorSpec",
     "Job",
     "Measure",
+    "RolloutPolicy",
     "RuleState",
     "ScorerRef",
     "SpanFilter",
@@ -53,13 +79,18 @@ __all__ = [
     "create_evaluator",
     "create_rule",
     "decide",
+    "decide_rollout",
     "health",
     "monitoring_worker",
     "parse_filter",
     "parse_rule",
     "parse_spec",
+    "product_analytics",
+    "promote_rollout",
     "prompt_key",
     "resolve_range",
     "sampled",
+    "start_rollout",
+    "stop_rollout",
     "update_evaluator",
 ]

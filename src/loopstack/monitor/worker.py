@@ -163,12 +163,15 @@ def monitoring_worker(
     evaluate_every_s: float = 1.0,
     alerts_every_s: float = 10.0,
     deliver_every_s: float = 5.0,
+    rollouts_every_s: float = 10.0,
 ) -> Worker:
-    """The server's worker with its three jobs: ``evaluators`` (live, feedback, backfills), ``alerts``
-    (rule windows) and ``deliveries`` (webhook, email, log). More are added with ``add_job``."""
+    """The server's worker with its jobs: ``evaluators`` (live, feedback, backfills), ``alerts`` (rule
+    windows), ``rollouts`` (ramp steps, rollbacks, promotions) and ``deliveries`` (webhook, email, log).
+    More are added with ``add_job``."""
     from loopstack.monitor._evaluate import EvaluatorRunner
     from loopstack.monitor.alerts import AlertRunner
     from loopstack.monitor.channels import Deliverer
+    from loopstack.monitor.rollout_runner import RolloutRunner
 
     worker = Worker(store, ingest_watermark=ingest_watermark)
     evaluators = EvaluatorRunner(store)
@@ -176,6 +179,7 @@ def monitoring_worker(
     deliverer = Deliverer(store)
     worker.add_job("evaluators", evaluate_every_s, lambda now: evaluators.tick(now, worker.watermark(now)))
     worker.add_job("alerts", alerts_every_s, alerts.tick)
+    worker.add_job("rollouts", rollouts_every_s, RolloutRunner(store).tick)
     worker.add_job("deliveries", deliver_every_s, deliverer.tick)
     worker.on_stop.extend([evaluators.close, deliverer.close])
     return worker

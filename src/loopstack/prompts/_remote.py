@@ -15,7 +15,7 @@ import httpx
 
 from loopstack import __version__
 from loopstack.errors import ConfigError, InvalidInput, NotFound, StoreUnavailable
-from loopstack.prompts._types import PromptVersion
+from loopstack.prompts._types import PromptVersion, rollout_from_json
 
 if TYPE_CHECKING:
     from loopstack.config import Settings
@@ -30,6 +30,7 @@ def version_from_json(data: dict[str, Any]) -> PromptVersion:
         values["created_at"] = datetime.fromisoformat(values["created_at"])
     values["params"] = values.get("params") or {}
     values["labels"] = list(values.get("labels") or [])
+    values["rollout"] = rollout_from_json(values.get("rollout"))
     return PromptVersion(**values)
 
 

@@ -45,6 +45,7 @@ class PromptVersion(Prompt):
         """A JSON-ready dict (timestamps as ISO 8601)."""
         out = asdict(self)
         out["created_at"] = self.created_at.isoformat() if self.created_at else None
+        out["rollout"] = self.rollout.to_dict() if self.rollout is not None else None
         return out
 
     @classmethod
@@ -58,7 +59,17 @@ class PromptVersion(Prompt):
         values["messages"] = [{"role": m["role"], "content": m["content"]} for m in values["messages"]]
         values["params"] = dict(values.get("params") or {})
         values["labels"] = list(values.get("labels") or [])
+        values["rollout"] = rollout_from_json(values.get("rollout"))
         return cls(**values)
+
+
+def rollout_from_json(data: Any) -> Any:
+    """The ``rollout`` of a version's JSON (None when no rollout runs on the label)."""
+    if not data:
+        return None
+    from loopstack.prompts._rollout import RolloutArms
+
+    return RolloutArms.from_dict(dict(data))
 
 
 @dataclass(frozen=True)

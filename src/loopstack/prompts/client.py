@@ -184,14 +184,68 @@ def get_prompt(
     fallback: Fallback | None = None,
     *,
     cache_ttl: float | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
 ) -> Prompt:
     """Fetch prompt ``name`` by label or version (default: the ``production`` label).
 
     ``fallback`` (messages, or one string used as the user message) is served when the prompt cannot
     be fetched and nothing is cached; the result then has ``is_fallback=True`` and version 0.
     ``cache_ttl`` overrides ``Settings.prompt_cache_ttl`` for this call (0 = always fetch).
+
+    While a rollout runs on the label, ``user_id`` (or ``session_id``) picks this user's arm in-process
+    from the cached payload, with no request of its own; the version and arm are stamped on the current
+    span. Without either id the label's own version (the control) is returned.
     """
-    return prompt_client().get(name, label, version, fallback, cache_ttl)
+    prompt = prompt_client().get(name, label, version, fallback, cache_ttl)
+    unit = user_id if user_id is not None else session_id
+    if unit is None or prompt.rollout is None:
+        return prompt
+    return pick_arm(prompt, str(unit))
+
+
+def pick_arm(prompt: Prompt, unit: str) -> Prompt:
+    """The version of ``prompt``'s rollout arm for ``unit`` (a user or session id), stamped on the span."""
+    arms = prompt.rollout
+    if arms is None:
+        return prompt
+    arm = arms.arm(unit)
+    base: Prompt = arms.candidate if arm == "candidate" else prompt
+    picked = Prompt(
+        base.name,
+        base.version,
+        base.messages,
+        base.model,
+        base.params,
+        label=prompt.label,
+        rollout_id=arms.id,
+        rollout_arm=arm,
+    )
+    _stamp_span(picked, arms.step, unit)
+    return picked
+
+
+def _stamp_span(prompt: Prompt, step: int, unit: str) -> None:
+    from opentelemetry import trace
+
+    from loopstack import semconv as sc
+
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    try:
+        span.set_attributes(
+            {
+                sc.PROMPT_NAME: prompt.name,
+                sc.PROMPT_VERSION: prompt.version,
+                sc.ROLLOUT_ID: str(prompt.rollout_id),
+                sc.ROLLOUT_ARM: str(prompt.rollout_arm),
+                sc.ROLLOUT_STEP: step,
+                sc.ROLLOUT_UNIT: unit,
+            }
+        )
+    except Exception as exc:  # noqa: BLE001 - stamping never breaks the caller
+        log.debug("prompt %s: could not stamp the rollout arm: %s", prompt.name, exc)
 
 
 def clear_prompt_cache() -> None:

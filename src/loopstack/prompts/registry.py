@@ -244,7 +244,36 @@ class PromptRegistry:
         row = conn.execute(stmt).first()
         if row is None:
             raise self._explain_missing(conn, name, label, version)
-        return version_from_row(row, fetched_by=label)
+        found = version_from_row(row, fetched_by=label)
+        if version is None and label not in (None, LATEST):
+            found = self._with_rollout(conn, found, str(label))
+        return found
+
+    def _with_rollout(self, conn: Connection, found: PromptVersion, label: str) -> PromptVersion:
+        """The label's version, carrying the arms of the rollout running on it (if any)."""
+        from dataclasses import replace
+
+        from loopstack.prompts._rollout import RolloutArms, control_from
+        from loopstack.store.rollouts import running_for_fetch
+
+        ro = running_for_fetch(conn, self.project, found.name, label)
+        if ro is None or ro.control_version != found.version:
+            return found
+        cand = conn.execute(
+            repo.resolve_query(self.project, found.name, label=None, version=int(ro.candidate_version))
+        ).first()
+        if cand is None:
+            return found
+        steps = [int(s) for s in ro.steps]
+        arms = RolloutArms(
+            id=str(ro.id),
+            salt=str(ro.salt),
+            step=int(ro.step_index),
+            candidate_pct=steps[int(ro.step_index)],
+            control_from_pct=control_from(steps),
+            candidate=version_from_row(cand),
+        )
+        return replace(found, rollout=arms)
 
     def resolve(self, name: str, ref: str | int) -> PromptVersion:
         """A version by reference: ``3``, ``v3``, ``latest`` or a label name."""

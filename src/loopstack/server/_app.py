@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import compile_path
 
 from loopstack import __version__
 from loopstack.config import Settings, get_settings
@@ -73,7 +75,16 @@ def create_app(
         store, settings.project, allowed_hosts=settings.allowed_hosts, require_keys=require_keys
     )
 
-    from loopstack.server import _api, _data_api, _ingest, _monitor_api, _pii_api, _prompts_api, _queue_api
+    from loopstack.server import (
+        _api,
+        _data_api,
+        _ingest,
+        _monitor_api,
+        _pii_api,
+        _prompts_api,
+        _queue_api,
+        _rollouts_api,
+    )
 
     app.include_router(_ingest.router)
     app.include_router(_api.router)
@@ -85,6 +96,7 @@ def create_app(
 
     app.include_router(_judge_api.router)
     app.include_router(_monitor_api.router)
+    app.include_router(_rollouts_api.router)
     _add_error_handlers(app)
 
     @app.get(
@@ -125,6 +137,21 @@ def _add_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
         app.add_exception_handler(exc_type, handler)
+
+    allow: list[tuple[re.Pattern[str], set[str]]] = []
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        # Starlette's Allow names only the last route that matched the path, and GET and POST on one
+        # path are two routes here: list the methods the OpenAPI document gives the path (RFC 9110).
+        if not allow:
+            for template, operations in app.openapi().get("paths", {}).items():
+                methods = {m.upper() for m in operations}
+                allow.append((compile_path(template)[0], methods | ({"HEAD"} if "GET" in methods else set())))
+        allowed = set().union(*(m for pattern, m in allow if pattern.match(request.url.path)))
+        headers = {"Allow": ", ".join(sorted(allowed))} if allowed else getattr(exc, "headers", None)
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers=headers)
+
+    app.add_exception_handler(405, method_not_allowed)
 
 
 def _mount_ui(app: FastAPI, store: Store) -> bool:

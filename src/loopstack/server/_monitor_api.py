@@ -29,7 +29,7 @@ def _store(request: Request) -> Store:
 class EvaluatorBody(BaseModel):
     """An online evaluator: which spans (filter), how many (sample_rate), judged by which scorers."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=200)
     level: Literal["span", "trace"] = Field("span", description="trace: a judge sees every span of the trace")
@@ -50,7 +50,7 @@ class EvaluatorBody(BaseModel):
 class EvaluatorPatch(BaseModel):
     """Fields to change (the evaluator's version goes up)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     level: Literal["span", "trace"] | None = None
     filter: dict[str, Any] | None = None
@@ -157,7 +157,7 @@ async def post_backfill(
 
 
 class ChannelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["webhook", "email", "log"]
     url: str | None = Field(None, max_length=2000)
@@ -169,7 +169,7 @@ class ChannelBody(BaseModel):
 class AlertRuleBody(BaseModel):
     """An alert rule over rolling windows (docs/monitoring.md, "Alerts")."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=200)
     metric: Literal[

@@ -492,3 +492,61 @@ alert_deliveries = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "event_id"),
 )
+
+# --- the flywheel: teacher labels (issue 10) ---
+
+# A teacher model's answer for one dataset item, kept apart from the item's human ``expected`` so the
+# two can be mixed or compared. One row per (item, teacher, prompt version): a resumed or repeated
+# labelling job skips what is stored, so no item is paid for twice.
+teacher_labels = Table(
+    "teacher_labels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("dataset_id", ID, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("item_key", String(200), nullable=False),
+    Column("dataset_item_id", ID),  # the item revision that was labelled
+    Column("teacher", String(300), nullable=False),  # model string
+    Column("prompt_ref", String(250), nullable=False),  # "name@version", or "" without a prompt
+    Column("prompt_name", String(200)),
+    Column("prompt_version", Integer),
+    Column("params", JSONType),
+    Column("output", Text, nullable=False),
+    Column("value", JSONType),  # the output parsed as JSON when it is JSON, else the text
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cost", Float),
+    Column("latency_ms", Float),
+    Column("source", String(10), nullable=False),  # api | batch
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("dataset_id", "item_key", "teacher", "prompt_ref"),
+)
+
+# A gradual rollout of a candidate version behind a label (issue 12): its arms, ramp, test and verdict.
+# ``salt`` with the rollout id makes each user's bucket; ``decisions`` is the log of steps and verdicts.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("prompt_id", ID, ForeignKey("prompts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("control_version", Integer, nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("steps", JSONType, nullable=False),  # candidate percentages, e.g. [10, 25, 50, 100]
+    Column("step_index", Integer, nullable=False),
+    Column("step_started_at", UTCDateTime, nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("state", String(20), nullable=False),  # running | rolled_back | promoted | stopped
+    Column("policy", JSONType, nullable=False),  # ramp mode, alpha, tau, min users, channels ...
+    Column("decisions", JSONType, nullable=False),
+    Column("last_check", JSONType),  # the latest test result (arms, intervals, p-values)
+    Column("reason", Text),
+    Column("alert_rule_id", ID, ForeignKey("alert_rules.id", ondelete="SET NULL")),
+    Column("created_by", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Index(None, "project_id", "state"),
+    Index(None, "prompt_id", "label"),
+)

@@ -61,6 +61,10 @@ def _start(kwargs: dict[str, Any]) -> Span:
             attrs[sc.PROMPT_NAME] = str(name)
         if isinstance(version, int):
             attrs[sc.PROMPT_VERSION] = version
+        rollout_id = getattr(messages, "rollout_id", None)
+        if rollout_id:
+            attrs[sc.ROLLOUT_ID] = str(rollout_id)
+            attrs[sc.ROLLOUT_ARM] = str(getattr(messages, "rollout_arm", ""))
         variables = getattr(messages, "prompt_variables", None)
         if variables:
             attrs[sc.PROMPT_VARIABLES] = state.capture.text(dict(variables), span.get_span_context().trace_id)

@@ -57,6 +57,28 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             "Error rate",
             "Feedback rate",
         ]
+        from loopstack.monitor.analytics import product_analytics
+
+        a_buckets, analytics = product_analytics(
+            ctx.store(), ctx.project(request).id, start, end, d.bucket_seconds
+        )
+        acceptance_charts = [
+            (
+                kind,
+                line_chart(
+                    f"Acceptance by {kind}",
+                    a_buckets,
+                    [
+                        (s.label, [r.value for r in s.acceptance_by_bucket])
+                        for s in analytics
+                        if s.kind == kind
+                    ][:6],
+                    percent=True,
+                ),
+            )
+            for kind in ("prompt", "model", "arm")
+            if any(s.kind == kind for s in analytics)
+        ]
         score_charts = [
             (sc, line_chart(f"Mean {sc.name}", d.buckets, [(sc.name, sc.series)])) for sc in d.scores
         ]
@@ -69,4 +91,6 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             charts=list(zip(titles, charts, strict=True)),
             score_charts=score_charts,
             environment=environment,
+            analytics=analytics,
+            acceptance_charts=acceptance_charts,
         )

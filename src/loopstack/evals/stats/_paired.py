@@ -261,8 +261,9 @@ def paired_comparison(
 
 def _too_few_changed(changed: int) -> str:
     return (
-        f"only {changed} item(s) changed; a continuous verdict needs {MIN_CHANGED_ITEMS}, and no test "
-        "of a mean can promise its error rate on fewer (Bahadur & Savage, 1956)"
+        f"only {changed} item(s) changed, so the interval is approximate (it can cover less than it says); "
+        f"a continuous verdict needs {MIN_CHANGED_ITEMS}, and no test of a mean can promise its error rate "
+        "on fewer (Bahadur & Savage, 1956)"
     )
 
 
