@@ -35,7 +35,9 @@ def test_models_imports_nothing_above_store_and_config() -> None:
     assert upward == []
 
 
-SAFETY_ALLOWED = ALLOWED + ("loopstack.safety", "loopstack.prompts", "loopstack.tracing")
+# safety sits in the evals layer: its scorers build on evals' scorers, its suites run on the eval runner
+# (evals never imports safety: tests/safety/test_safety_layering.py).
+SAFETY_ALLOWED = ALLOWED + ("loopstack.safety", "loopstack.evals", "loopstack.prompts", "loopstack.tracing")
 
 
 def test_safety_imports_only_its_peers_below() -> None:

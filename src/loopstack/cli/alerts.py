@@ -115,6 +115,12 @@ def add(
         f"Created alert rule {row['name']!r}: {metric} over {window_s} s windows, fires {how} "
         f"after {sustained} window(s), {len(channels)} channel(s)."
     )
+    if score_name:
+        from loopstack.evals.calibration_notes import describe, judge_calibrations
+
+        for judge, cal in judge_calibrations(store, project, [score_name]).items():
+            if cal.get("badge") == "not trusted":
+                click.secho(f"Warning: this rule relies on an untrusted {describe(judge, cal)}", fg="yellow")
 
 
 @alerts.command("list")

@@ -45,6 +45,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
     "label": ("loopstack.cli.label", "label", "Label a dataset with a teacher model (live or OpenAI Batch)."),
     "rollout": ("loopstack.cli.rollout", "rollout", "Ramp a prompt version with an A/B test; roll back."),
+    "judge": ("loopstack.cli.judge", "judge", "Calibrate an LLM judge against human labels (κ, α)."),
+    "bias": ("loopstack.cli.bias", "bias", "Counterfactual bias test: swap demographic terms, compare."),
+    "redteam": ("loopstack.cli.redteam", "redteam", "Offline red-team probes, attack rate per OWASP risk."),
 }
 
 

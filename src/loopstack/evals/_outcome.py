@@ -359,6 +359,8 @@ class EvalResult:
     comparisons: list[RunComparison]
     baseline_label: str | None = None
     interrupted: bool = False
+    judge_calibrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Judge score name -> its stored calibration against human labels (``calibration_notes.summary``)."""
 
     def __getitem__(self, name: str) -> ScoreSummary:
         if len(self.runs) == 1:
@@ -423,4 +425,5 @@ class EvalResult:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "regressions": [{"candidate_run": c.candidate.id, "score": name} for c, name in self.regressions],
             "failed_thresholds": [{"run_id": r.run.id, **t.to_dict()} for r, t in self.failed_thresholds],
+            "judge_calibrations": self.judge_calibrations,
         }

@@ -101,6 +101,7 @@ def gate(
             (reasons if fail_on_regression else notes).append(line)
         for name in c.withheld:
             notes.append(f"no verdict: {c.candidate.label}: {name}: {c.scores[name].withheld}")
+    notes.extend(_untrusted_judges(result))
     if error_reasons:
         code = EXIT_ERRORS
     elif reasons:
@@ -108,3 +109,17 @@ def gate(
     else:
         code = EXIT_OK
     return GateVerdict(code, reasons, notes)
+
+
+def _untrusted_judges(result: EvalResult) -> list[str]:
+    """A warning per judge that a threshold or comparison here relies on and that is not trusted."""
+    from loopstack.evals.calibration_notes import describe
+
+    gated = {t.score for _, t in result.failed_thresholds}
+    gated |= {name for r in result.runs for name, s in r.scores.items() if s.threshold is not None}
+    gated |= {name for c in result.comparisons for name in c.scores}
+    return [
+        f"warning: the gate relies on an untrusted {describe(name, cal)}"
+        for name, cal in sorted(result.judge_calibrations.items())
+        if name in gated and cal.get("badge") == "not trusted"
+    ]

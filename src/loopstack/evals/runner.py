@@ -461,6 +461,9 @@ async def collect_results(
     from loopstack.evals.experiments import record_summaries
 
     record_summaries(repo.store, repo.project, summaries)
+    from loopstack.evals.calibration_notes import judge_calibrations
+
+    judges = [s.score_name for s in scorers if s.source == "llm"]
     return EvalResult(
         suite=suite_name,
         group_id=group_id,
@@ -468,6 +471,7 @@ async def collect_results(
         comparisons=comparisons,
         baseline_label=label,
         interrupted=any(r.status == "interrupted" for r in runs),
+        judge_calibrations=judge_calibrations(repo.store, repo.project, judges) if judges else {},
     )
 
 

@@ -92,6 +92,9 @@ def create_app(
     app.include_router(_data_api.router)
     app.include_router(_queue_api.router)
     app.include_router(_pii_api.router)
+    from loopstack.server import _judge_api
+
+    app.include_router(_judge_api.router)
     app.include_router(_monitor_api.router)
     app.include_router(_rollouts_api.router)
     _add_error_handlers(app)

@@ -188,3 +188,18 @@ class ScoreRepository:
         )
         with self.store.read() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def run_scores(self, run_id: str, name: str, *, source: str | None = None) -> list[dict[str, Any]]:
+        """Every score called ``name`` on the items of run ``run_id`` (optionally of one ``source``),
+        with its ``run_item_id`` and ``author``: what judge calibration pairs with the judge's scores."""
+        where: list[Any] = [
+            scores.c.project_id == self.project_id,
+            scores.c.run_id == run_id,
+            scores.c.target_type == "run_item",
+            scores.c.name == name,
+        ]
+        if source is not None:
+            where.append(scores.c.source == source)
+        stmt = select(*_COLUMNS).where(and_(*where)).order_by(scores.c.created_at)
+        with self.store.read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]

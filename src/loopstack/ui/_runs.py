@@ -41,7 +41,20 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
         except LoopstackError as exc:
             raise _fail(exc) from None
         summary = summarize(record, items, {})
-        return render(request, "run.html", run=record, summary=summary, items=items[:500], n_items=len(items))
+        from loopstack.evals.calibration_notes import judge_calibrations
+
+        judges = {s.name for it in items for s in it.scores if s.source == "llm"}
+        calibrations = judge_calibrations(ctx.store(), ctx.project(request).name, judges)
+        return render(
+            request,
+            "run.html",
+            run=record,
+            summary=summary,
+            items=items[:500],
+            n_items=len(items),
+            judges=sorted(judges),
+            calibrations=calibrations,
+        )
 
     @router.get("/compare", response_class=HTMLResponse, name="ui_compare")
     def compare(request: Request) -> HTMLResponse:

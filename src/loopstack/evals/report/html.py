@@ -119,4 +119,10 @@ def html_report(
     }.get(code, str(code))
     env = Environment(autoescape=True)
     template = env.from_string(_TEMPLATE.read_text(encoding="utf-8"))
-    return template.render(result=result, runs=runs, comparisons=comparisons, status=status)
+    from loopstack.evals.calibration_notes import describe
+
+    judges = [
+        (describe(name, cal), cal.get("badge") == "not trusted")
+        for name, cal in sorted(result.judge_calibrations.items())
+    ]
+    return template.render(result=result, runs=runs, comparisons=comparisons, status=status, judges=judges)

@@ -122,6 +122,13 @@ def print_result(
         console.print(f"  [dim]{extra}[/dim]")
         for cause, (count, message) in summary.error_causes.items():
             console.print(f"  [red]{count} × {escape(cause)}:[/red] {escape(message)}", soft_wrap=True)
+    if result.judge_calibrations:
+        from loopstack.evals.calibration_notes import describe
+
+        console.print()
+        for name, cal in sorted(result.judge_calibrations.items()):
+            colour = {"reliable": "green", "tentative": "yellow"}.get(str(cal.get("badge")), "red")
+            console.print(f"[{colour}]{escape(describe(name, cal))}[/{colour}]", soft_wrap=True)
     for c in result.comparisons:
         console.print()
         console.print(comparison_table(c))
