@@ -41,7 +41,10 @@ def catalog() -> dict[str, Any]:
         )
     from loopstack.models._local import ALIASES
 
+    from loopstack.models._finetuned import finetuned_models
+
     known = [f"local/{alias}" for alias in sorted(ALIASES)]
+    known += [m.model for m in finetuned_models()]
     known += [
         "local/<path to a transformers folder or .gguf file>",
         "mock/<name>",
