@@ -56,6 +56,30 @@ class FinetuneResult:
     seed: int = 0
     details: dict[str, Any] = field(default_factory=dict)
 
+    def summary_lines(self) -> list[str]:
+        """What the CLI prints: the model string, the data, the losses, where the files are."""
+        lines = [f"Registered {self.model} (fine-tune of {self.base} on {self.dataset}, {self.backend} backend)"]
+        skipped = ", ".join(f"{n} {r}" for r, n in sorted(self.skipped.items()))
+        lines.append(
+            f"  examples: {self.train_examples} train, {self.validation_examples} validation "
+            f"({self.validation_source})" + (f"; left out: {skipped}" if skipped else "")
+        )
+        if self.steps:
+            resumed = f", resumed from step {self.resumed_from_step}" if self.resumed_from_step else ""
+            lines.append(
+                f"  {self.steps} steps in {self.seconds:.0f} s on {self.device or 'remote'} (seed {self.seed}{resumed})"
+            )
+        if self.train_loss:
+            lines.append(f"  training loss {self.train_loss[0][1]:.3f} -> {self.train_loss[-1][1]:.3f}")
+        for step, epoch, loss in self.eval_loss:
+            lines.append(f"  validation loss after epoch {epoch:g} (step {step}): {loss:.3f}")
+        if self.curve:
+            lines.append(f"  loss curve: {self.curve}")
+        if self.output:
+            lines.append(f"  merged model: {self.output / 'merged'}   adapter: {self.output / 'adapter'}")
+        lines.append(f'  try: loopstack run --model {self.model} "..."')
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["output"] = str(self.output) if self.output else None
