@@ -1,21 +1,92 @@
-"""The flywheel: production traces -> curated data -> teacher labels -> a fine-tuned student -> served, promoted.
+"""The flywheel: production traces → curated datasets → teacher labels → training exports.
 
-Kept light on import: each name loads its module on first use, so ``import loopstack.flywheel`` pulls
-in neither torch nor TRL.
+from loopstack.flywheel import curate, span_criteria, label_dataset, training_set, to_chat_messages
+
+report = curate("triage-data", criteria=span_criteria(prompt="triage", feedback="any"),
+                stratify="sentiment")                      # items with source links and frozen splits
+label_dataset("triage-data", teacher="openai/gpt-4o-mini", prompt="triage@production",
+              missing_only=True, max_cost=2.0)              # resumable; each label stored at once
+examples = training_set("triage-data", system_prompt="Label the review as JSON.", split="train")
+examples.to_hf()                                            # or export_dataset(..., format="openai-chat")
+
+Every name loads its module on first use (curation pulls in the embedding model only when it dedupes).
+
+Public API (what the fine-tuning and comparison steps build on):
+
+* ``curate(dataset, *, criteria, sample, limit, seed, dedupe_threshold, splits, stratify, dry_run,
+  store, project) -> CurationReport`` and ``span_criteria(start=, end=, prompt=, model=, session=,
+  user=, text=, feedback=, score=, score_min=, score_max=, environment=) -> SpanCriteria``;
+* ``label_dataset(dataset, *, teacher, prompt=None, system_prompt=None, params=None, concurrency=8,
+  max_cost=None, split=None, missing_only=False, limit=None, ...) -> LabelReport`` (and
+  ``label_dataset_async``); ``export_batch`` / ``import_batch`` for the OpenAI Batch API;
+* ``to_chat_messages(item, *, system_prompt=None, prompt=None, target=..., include_target=True)`` and
+  ``prompt_messages(input, *, system_prompt=None, prompt=None)``: THE rendering of an item as chat
+  messages (training and serving must use the same one);
+* ``training_set(dataset, *, version, split, system_prompt, prompt, labels, teacher, ...) ->
+  TrainingSet`` (``.examples``, ``.openai_chat_records()``, ``.to_hf()``), ``export_dataset(dataset,
+  path, format=...)`` and ``write_training_set``.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_LAZY: dict[str, str] = {}
+if TYPE_CHECKING:
+    from loopstack.flywheel.batch import BatchExport, BatchImport, export_batch, import_batch
+    from loopstack.flywheel.chat import (
+        prompt_messages,
+        read_system_prompt,
+        render_user,
+        resolve_prompt,
+        target_text,
+        to_chat_messages,
+    )
+    from loopstack.flywheel.curate import CurationReport, curate, format_report, span_criteria
+    from loopstack.flywheel.export import (
+        TrainingExample,
+        TrainingSet,
+        export_dataset,
+        training_set,
+        write_training_set,
+    )
+    from loopstack.flywheel.label import LabelReport, label_dataset, label_dataset_async, plan_labels
+    from loopstack.store.curation import SpanCriteria
+    from loopstack.store.teacher_labels import TeacherLabel
 
-# -- fine-tune, student vs teacher, serve, promote, demo (parts 4-7) --------------------------------
-_LAZY.update(
-    {
-        "FinetuneResult": "loopstack.flywheel._finetune",
-        "finetune": "loopstack.flywheel._finetune",
-        "loss_curve_svg": "loopstack.flywheel._finetune_curve",
-    }
-)
+_LAZY = {
+    "BatchExport": "loopstack.flywheel.batch",
+    "BatchImport": "loopstack.flywheel.batch",
+    "export_batch": "loopstack.flywheel.batch",
+    "import_batch": "loopstack.flywheel.batch",
+    "prompt_messages": "loopstack.flywheel.chat",
+    "read_system_prompt": "loopstack.flywheel.chat",
+    "render_user": "loopstack.flywheel.chat",
+    "resolve_prompt": "loopstack.flywheel.chat",
+    "target_text": "loopstack.flywheel.chat",
+    "to_chat_messages": "loopstack.flywheel.chat",
+    "CurationReport": "loopstack.flywheel.curate",
+    "curate": "loopstack.flywheel.curate",
+    "format_report": "loopstack.flywheel.curate",
+    "span_criteria": "loopstack.flywheel.curate",
+    "TrainingExample": "loopstack.flywheel.export",
+    "TrainingSet": "loopstack.flywheel.export",
+    "export_dataset": "loopstack.flywheel.export",
+    "training_set": "loopstack.flywheel.export",
+    "write_training_set": "loopstack.flywheel.export",
+    "LabelReport": "loopstack.flywheel.label",
+    "label_dataset": "loopstack.flywheel.label",
+    "label_dataset_async": "loopstack.flywheel.label",
+    "plan_labels": "loopstack.flywheel.label",
+    "SpanCriteria": "loopstack.store.curation",
+    "TeacherLabel": "loopstack.store.teacher_labels",
+}
+
+
+# -- parts 4-7: fine-tune, student vs teacher, serve, promote, the demo ---------------------------
+_TRAIN = {
+    "FinetuneResult": "loopstack.flywheel._finetune",
+    "finetune": "loopstack.flywheel._finetune",
+    "loss_curve_svg": "loopstack.flywheel._finetune_curve",
+}
+_LAZY.update(_TRAIN)
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +98,31 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "BatchExport",
+    "BatchImport",
+    "CurationReport",
+    "LabelReport",
+    "SpanCriteria",
+    "TeacherLabel",
+    "TrainingExample",
+    "TrainingSet",
+    "curate",
+    "export_batch",
+    "export_dataset",
+    "format_report",
+    "import_batch",
+    "label_dataset",
+    "label_dataset_async",
+    "plan_labels",
+    "prompt_messages",
+    "read_system_prompt",
+    "render_user",
+    "resolve_prompt",
+    "span_criteria",
+    "target_text",
+    "to_chat_messages",
+    "training_set",
+    "write_training_set",
+]
+__all__ += sorted(_TRAIN)

@@ -492,3 +492,32 @@ alert_deliveries = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "event_id"),
 )
+
+# --- the flywheel: teacher labels (issue 10) ---
+
+# A teacher model's answer for one dataset item, kept apart from the item's human ``expected`` so the
+# two can be mixed or compared. One row per (item, teacher, prompt version): a resumed or repeated
+# labelling job skips what is stored, so no item is paid for twice.
+teacher_labels = Table(
+    "teacher_labels",
+    metadata,
+    Column("id", ID, primary_key=True),
+    _project_fk(),
+    Column("dataset_id", ID, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("item_key", String(200), nullable=False),
+    Column("dataset_item_id", ID),  # the item revision that was labelled
+    Column("teacher", String(300), nullable=False),  # model string
+    Column("prompt_ref", String(250), nullable=False),  # "name@version", or "" without a prompt
+    Column("prompt_name", String(200)),
+    Column("prompt_version", Integer),
+    Column("params", JSONType),
+    Column("output", Text, nullable=False),
+    Column("value", JSONType),  # the output parsed as JSON when it is JSON, else the text
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cost", Float),
+    Column("latency_ms", Float),
+    Column("source", String(10), nullable=False),  # api | batch
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("dataset_id", "item_key", "teacher", "prompt_ref"),
+)
