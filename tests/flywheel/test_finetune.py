@@ -55,15 +55,18 @@ def test_the_adapter_loads_on_the_base_and_generates(tiny_model: Path, toy_datas
     assert out.shape[1] > enc["input_ids"].shape[1]
 
 
-def test_loss_falls_on_the_assistant_tokens_only(tiny_model: Path, tmp_path: Path) -> None:
+def test_loss_falls_on_the_assistant_tokens_only(tiny_model: Path, tmp_path: Path, loopstack_home: Path) -> None:
     from transformers import AutoTokenizer
 
     from loopstack.flywheel._finetune_data import build_examples, student_messages
     from loopstack.flywheel._finetune_train import TrainSettings, build_trainer
     from tests.flywheel.conftest import toy_items
 
-    items = toy_items()
-    examples = build_examples(items, student_messages("Classify.", ["text"]))
+    from loopstack.store import get_store
+    from loopstack.store.datasets import DatasetRepository
+
+    DatasetRepository(get_store(), "default").push("toy", toy_items())
+    examples = build_examples("toy", student_messages("Classify.", ["text"]))
     trainer = build_trainer(str(tiny_model), examples.train, [], TrainSettings(), tmp_path / "ck")
     tok = AutoTokenizer.from_pretrained(tiny_model)
     for example, row in zip(examples.train[:5], trainer.train_dataset, strict=False):
@@ -86,7 +89,7 @@ def test_bad_input_is_one_clear_error_and_nothing_is_registered(tiny_model: Path
     repo = DatasetRepository(get_store(), "default")
     repo.push("unlabelled", [DatasetItem(key="a", input={"text": "x"}), DatasetItem(key="b", input={"text": "y"})])
     repo.push("only-test", [DatasetItem(key="a", input={"text": "x"}, expected="pos", split="test")])
-    with pytest.raises(InvalidInput, match="no expected outputs"):
+    with pytest.raises(InvalidInput, match="has no item with an expected output or a teacher label"):
         finetune("unlabelled", name="s", base=f"local/{tiny_model}")
     with pytest.raises(InvalidInput, match="no valid training examples .*1 test split"):
         finetune("only-test", name="s", base=f"local/{tiny_model}")

@@ -144,15 +144,12 @@ def load_examples(
     items = repo.items(dataset)
     if not items:
         raise InvalidInput(f"dataset {dataset!r} has no items")
-    if all(it.expected in (None, "", {}) for it in items):
-        raise InvalidInput(
-            f"dataset {dataset!r} has no expected outputs to train on: label it first "
-            "(loopstack label, or corrections in the traces it came from)"
-        )
-    usable = [it for it in items if it.expected not in (None, "", {})]
     if messages is None:
-        messages = student_messages(system_prompt, input_keys(usable))
-    return build_examples(items, messages, seed=seed, dataset=dataset), messages, info.version
+        messages = student_messages(system_prompt, input_keys(items))
+    examples = build_examples(
+        dataset, messages, seed=seed, store=store, project=project, version=info.version
+    )
+    return examples, messages, info.version
 
 
 def _run_signature(**parts: Any) -> dict[str, Any]:

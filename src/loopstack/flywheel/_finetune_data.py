@@ -7,7 +7,6 @@ TRL's conversational prompt-completion shape, so the loss falls on the assistant
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,19 +34,14 @@ class Examples:
 
 
 def student_messages(system_prompt: str | None, input_keys: Sequence[str]) -> list[dict[str, str]]:
-    """The student's prompt: the system prompt, then one ``key: {{ key }}`` line per input variable."""
-    user = "\n".join(f"{k}: {{{{ {k} }}}}" for k in input_keys)
+    """The student's prompt: the system prompt, then the input as ``flywheel.chat.render_user`` writes
+    it (one variable: its text; several: one ``key: value`` line each), as a template to register."""
+    keys = list(input_keys)
+    user = f"{{{{ {keys[0]} }}}}" if len(keys) == 1 else "\n".join(f"{k}: {{{{ {k} }}}}" for k in keys)
     return [
         {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
         {"role": "user", "content": user},
     ]
-
-
-def answer_text(expected: Any) -> str:
-    """The assistant's answer for an expected output: an object as one line of JSON, text as is."""
-    if isinstance(expected, str):
-        return expected
-    return json.dumps(expected, ensure_ascii=False)
 
 
 def input_keys(items: Sequence[DatasetItem]) -> list[str]:
@@ -58,43 +52,41 @@ def input_keys(items: Sequence[DatasetItem]) -> list[str]:
     return [k for k in keys if all(k in it.input for it in items)]
 
 
-def render(messages: list[dict[str, str]], variables: dict[str, Any]) -> list[dict[str, str]]:
+def student_prompt(messages: list[dict[str, str]]) -> Any:
     from loopstack.prompts.prompt import Prompt
 
-    return list(Prompt(name="student", version=0, messages=messages).render(**variables))
+    return Prompt(name="student", version=0, messages=messages)
 
 
 def build_examples(
-    items: Sequence[DatasetItem], messages: list[dict[str, str]], *, seed: int = 0, dataset: str = "dataset"
+    dataset: str,
+    messages: list[dict[str, str]],
+    *,
+    seed: int = 0,
+    store: Any = None,
+    project: str | None = None,
+    version: int | None = None,
 ) -> Examples:
-    """Examples from ``items``: the train split (or every item without a split) is trained on; the
-    validation split measures validation loss (or, without one, 10% of train held out by ``seed``).
-    Test items are never used. No usable item is an error, raised before any training."""
+    """Examples of ``dataset`` rendered by ``flywheel.training_set`` with the student's prompt (the
+    human expected output, else the teacher's label, is the answer). The train split (or every item
+    without a split) is trained on; the validation split measures validation loss (without one, 10% of
+    train held out by ``seed``). Test items are never used. No usable item is an error, raised here."""
+    from loopstack.flywheel.export import training_set
+
+    tset = training_set(
+        dataset, version=version, prompt=student_prompt(messages), store=store, project=project
+    )
     skipped: dict[str, int] = {}
+    if tset.skipped:
+        skipped["no expected output or teacher label"] = tset.skipped
     train: list[dict[str, Any]] = []
     validation: list[dict[str, Any]] = []
-
-    def skip(reason: str) -> None:
-        skipped[reason] = skipped.get(reason, 0) + 1
-
-    for it in items:
-        if it.split is not None and it.split not in TRAIN_SPLITS + VALIDATION_SPLITS:
-            skip(f"{it.split} split")
+    for ex in tset.examples:
+        if ex.split is not None and ex.split not in TRAIN_SPLITS + VALIDATION_SPLITS:
+            skipped[f"{ex.split} split"] = skipped.get(f"{ex.split} split", 0) + 1
             continue
-        if it.expected is None or it.expected == "" or it.expected == {}:
-            skip("no expected output")
-            continue
-        try:
-            prompt = render(messages, it.input)
-        except Exception:  # noqa: BLE001 - an item missing a variable is left out and counted
-            skip("input lacks a prompt variable")
-            continue
-        example = {
-            "prompt": prompt,
-            "completion": [{"role": "assistant", "content": answer_text(it.expected)}],
-            "key": it.key,
-        }
-        (validation if it.split in VALIDATION_SPLITS else train).append(example)
+        example = {"prompt": ex.messages[:-1], "completion": ex.messages[-1:], "key": ex.key}
+        (validation if ex.split in VALIDATION_SPLITS else train).append(example)
     if not train:
         why = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items())) or "it has no items"
         raise InvalidInput(f"dataset {dataset!r}: no valid training examples ({why})")
