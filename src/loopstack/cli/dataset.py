@@ -200,10 +200,35 @@ def show(
 
 @dataset.command()
 @click.argument("name")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--output", "-o", required=True, type=click.Path(), help="File (or hf folder) to write.")
 @click.option("--version", "-v", type=int, default=None, help="Dataset version (default: current).")
 @click.option("--split", default=None, help="Only items of this split.")
-@click.option("--format", "fmt", default=None, help="jsonl, json, csv, tsv or parquet (default: by suffix).")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="jsonl, json, csv, tsv or parquet (default: by suffix); openai-chat or hf for training examples.",
+)
+@click.option(
+    "--system-prompt",
+    default=None,
+    help="Training examples: the system message (TEXT or @file) the student will be served with.",
+)
+@click.option(
+    "--prompt",
+    "chat_prompt",
+    default=None,
+    help="Training examples: render each item with this prompt (NAME@LABEL) into system + user messages.",
+)
+@click.option(
+    "--labels",
+    type=click.Choice(["expected", "teacher", "expected-then-teacher"]),
+    default="expected-then-teacher",
+    show_default=True,
+    help="Training examples: which answer to train on.",
+)
+@click.option("--teacher", default=None, help="Training examples: use this teacher's labels only.")
+@click.option("--weight", is_flag=True, help="openai-chat: weight 1 on the answer, 0 on few-shot turns.")
 @click.option(
     "--mask-pii", is_flag=True, help="Mask PII (emails, phones, cards, IBANs, IPs, ...) in the file."
 )
@@ -221,20 +246,58 @@ def export(
     version: int | None,
     split: str | None,
     fmt: str | None,
+    system_prompt: str | None,
+    chat_prompt: str | None,
+    labels: str,
+    teacher: str | None,
+    weight: bool,
     mask_pii: bool,
     pii_strategy: str,
     project: str | None,
 ) -> None:
-    """Write a dataset version to a JSONL, CSV or Parquet file."""
-    repo = _repo(project)
-    v = version if version is not None else repo.get(name).version
-    items = repo.items(name, v, split=split)
+    """Write a dataset version to a JSONL, CSV or Parquet file, or as training examples.
+
+    With --format openai-chat or hf (a save_to_disk folder), or with --system-prompt/--prompt, each
+    item is written as chat messages ending in its answer (see docs/flywheel.md for the rendering).
+    """
     transform = None
     if mask_pii:
         from loopstack.safety import mask_records, pii_masker
 
         masker = pii_masker(pii_strategy)  # type: ignore[arg-type]
         transform = lambda records: mask_records(records, masker)  # noqa: E731
+    if fmt in ("openai-chat", "hf") or system_prompt is not None or chat_prompt is not None:
+        from loopstack.cli._dataset_flywheel import export_training
+
+        line = export_training(
+            name,
+            output,
+            fmt or ("parquet" if output.endswith(".parquet") else "jsonl"),
+            version=version,
+            split=split,
+            system_prompt=system_prompt,
+            prompt=chat_prompt,
+            labels=labels,
+            teacher=teacher,
+            weight=weight,
+            transform=transform,
+            project=project,
+        )
+        masked_note = f" ({sum(masker.counts.values())} PII values masked)" if mask_pii else ""
+        click.echo(line + masked_note)
+        return
+    repo = _repo(project)
+    v = version if version is not None else repo.get(name).version
+    items = repo.items(name, v, split=split)
     path = Dataset(items, name=name, version=v).export(output, format=fmt, transform=transform)
     masked = f" ({sum(masker.counts.values())} PII values masked)" if mask_pii else ""
     click.echo(f"Wrote {len(items)} items of {name} v{v} to {path}{masked}.")
+
+
+def _add_flywheel_commands() -> None:
+    from loopstack.cli._dataset_flywheel import from_traces
+
+    dataset.add_command(from_traces)
+
+
+_add_flywheel_commands()

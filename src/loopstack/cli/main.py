@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "serve_model",
         "Serve any model as an OpenAI-compatible /v1/chat/completions.",
     ),
+    "label": ("loopstack.cli.label", "label", "Label a dataset with a teacher model (live or OpenAI Batch)."),
 }
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         target_text,
         to_chat_messages,
     )
-    from loopstack.flywheel.curate import CurationReport, curate, format_report, span_criteria
+    from loopstack.flywheel.curation import CurationReport, curate, format_report, span_criteria
     from loopstack.flywheel.export import (
         TrainingExample,
         TrainingSet,
@@ -62,10 +62,10 @@ _LAZY = {
     "resolve_prompt": "loopstack.flywheel.chat",
     "target_text": "loopstack.flywheel.chat",
     "to_chat_messages": "loopstack.flywheel.chat",
-    "CurationReport": "loopstack.flywheel.curate",
-    "curate": "loopstack.flywheel.curate",
-    "format_report": "loopstack.flywheel.curate",
-    "span_criteria": "loopstack.flywheel.curate",
+    "CurationReport": "loopstack.flywheel.curation",
+    "curate": "loopstack.flywheel.curation",
+    "format_report": "loopstack.flywheel.curation",
+    "span_criteria": "loopstack.flywheel.curation",
     "TrainingExample": "loopstack.flywheel.export",
     "TrainingSet": "loopstack.flywheel.export",
     "export_dataset": "loopstack.flywheel.export",

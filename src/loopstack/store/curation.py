@@ -1,6 +1,6 @@
 """Curation queries: production model-call spans narrowed by filters, with their feedback.
 
-``flywheel.curate`` turns what these return into dataset items; the SQL lives here. Filters apply in a
+``flywheel.curate()`` turns what these return into dataset items; the SQL lives here. Filters apply in a
 fixed order and ``step_counts`` reports how many spans remain after each one (``--dry-run``).
 
 Feedback is a score from a feedback source (``user-feedback`` or ``human``, as the trace list counts
@@ -48,6 +48,8 @@ class SpanCriteria:
     score_max: float | None = None
     environment: str | None = None
     """None: every environment but ``eval`` (production traffic); ``all``; or one environment."""
+    status: str | None = None
+    """``error``: failed calls only; ``ok``: calls that did not fail."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def _steps(project_id: str, c: SpanCriteria) -> list[tuple[str, list[ColumnEleme
         steps.append((f"session {c.session_id}", [spans.c.session_id == c.session_id]))
     if c.user_id:
         steps.append((f"user {c.user_id}", [spans.c.user_id == c.user_id]))
+    if c.status == "error":
+        steps.append(("status error", [spans.c.status_code == "ERROR"]))
+    elif c.status == "ok":
+        steps.append(("status ok", [spans.c.status_code != "ERROR"]))
     if c.text:
         steps.append(
             (
@@ -186,6 +192,13 @@ class CurationRepository:
                 n = conn.execute(select(func.count()).select_from(spans).where(*conds)).scalar_one()
                 out.append((label, int(n)))
         return out
+
+    def count(self, criteria: SpanCriteria, *, cap: int = 10_000) -> int:
+        """How many spans pass every filter, counting at most ``cap + 1`` (a page must stay cheap)."""
+        conds = [cond for _, step in _steps(self.project_id, criteria) for cond in step]
+        capped = select(spans.c.id).where(*conds).limit(cap + 1).subquery()
+        with self.store.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(capped)).scalar_one())
 
     def spans(self, criteria: SpanCriteria, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """The spans passing every filter, oldest first, each with its ``feedback`` (a SpanFeedback)."""

@@ -22,6 +22,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
     """The UI pages as a router (prefix ``/ui``) over ``store`` or an explicit ``context``."""
     from loopstack.ui import (
         _annotate,
+        _curate,
         _dashboard,
         _datasets,
         _evalform,
@@ -40,6 +41,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
     for module in (
         _dashboard,
+        _curate,
         _traces,
         _prompts,
         _datasets,

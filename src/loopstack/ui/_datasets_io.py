@@ -6,8 +6,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
-from loopstack import semconv as sc
 from loopstack.errors import NotFound
+
+# One mapping from a span to item variables, shared with curation (``loopstack dataset from-traces``).
+from loopstack.flywheel._items import prompt_variables, span_input
 from loopstack.store import Store
 from loopstack.store.datasets import DatasetItem, DatasetPushResult, DatasetRepository
 from loopstack.store.scores import ScoreRepository
@@ -18,24 +20,6 @@ def dataset_names(store: Store, project: str) -> list[str]:
     return [d.name for d in DatasetRepository(store, project).list_datasets()]
 
 
-def span_input(text: str | None) -> dict[str, Any]:
-    """A span's input as dataset item variables: a JSON object as is, chat messages as ``messages``."""
-    if text:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        if isinstance(value, dict):
-            return value
-        if isinstance(value, list):
-            return {"messages": value}
-    return {"input": text or ""}
-
-
-#: Attributes a model-call span may carry the prompt's template variables in (ours, then OpenInference's).
-VARIABLE_KEYS = (sc.PROMPT_VARIABLES, "llm.prompt_template.variables")
-
-
 @dataclass(frozen=True)
 class AddedSpan:
     """What "add to dataset" stored: where the item's input and expected output came from."""
@@ -43,21 +27,6 @@ class AddedSpan:
     result: DatasetPushResult
     input_from: str  # "variables" (the prompt's template variables) | "input" (the span's own input)
     expected_from: str  # "given" | "correction" (a human correction) | "output" (the span's output)
-
-
-def prompt_variables(span: dict[str, Any]) -> dict[str, Any] | None:
-    """The template variables the span's prompt was rendered with, when the call recorded them."""
-    attrs = span.get("attributes") or {}
-    for key in VARIABLE_KEYS:
-        value = attrs.get(key)
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        if isinstance(value, dict) and value:
-            return value
-    return None
 
 
 def human_correction(store: Store, project: str, span: dict[str, Any]) -> str | None:

@@ -105,12 +105,16 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             rows, next_cursor = spans.trace_page(f, request.query_params.get("cursor"))
         except LoopstackError as exc:
             raise HTTPException(400, str(exc)) from None
+        from loopstack.ui._curate import MAX_FROM_FILTER, curatable
+
         return render(
             request,
             "traces.html",
             rows=rows,
             next_cursor=next_cursor,
             options=spans.filter_options(),
+            curatable=curatable(ctx.store(), ctx.project(request).name, f) if rows else 0,
+            curate_cap=MAX_FROM_FILTER,
         )
 
     @router.get("/traces/{trace_id}", response_class=HTMLResponse, name="ui_trace")

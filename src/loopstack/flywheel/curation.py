@@ -32,6 +32,7 @@ from loopstack.flywheel.chat import render_user
 from loopstack.store import Store, get_store
 from loopstack.store.curation import CurationRepository, SpanCriteria
 from loopstack.store.datasets import DatasetItem, DatasetRepository
+from loopstack.store.tracelist import TraceFilters
 
 #: Default cosine similarity at or above which two inputs are near duplicates.
 DEFAULT_DEDUPE_THRESHOLD = 0.95
@@ -82,6 +83,7 @@ def span_criteria(
     score_min: float | None = None,
     score_max: float | None = None,
     environment: str | None = None,
+    status: str | None = None,
 ) -> SpanCriteria:
     """The span filters of ``curate`` checked and parsed (``prompt`` is ``name`` or ``name@version``)."""
     from loopstack.store.curation import FEEDBACK_FILTERS
@@ -100,6 +102,8 @@ def span_criteria(
     if score_min is not None and score_max is not None and score_min > score_max:
         raise InvalidInput(f"score range: the minimum {score_min:g} is above the maximum {score_max:g}")
     env = check_environment(environment)
+    if status not in (None, "error", "ok"):
+        raise InvalidInput(f"status filter {status!r}: use error or ok")
     return SpanCriteria(
         start=_when(start, "start"),
         end=_when(end, "end"),
@@ -114,6 +118,29 @@ def span_criteria(
         score_min=score_min,
         score_max=score_max,
         environment=env,
+        status=status,
+    )
+
+
+def criteria_from_trace_filters(filters: TraceFilters) -> SpanCriteria:
+    """The curation filter for what the UI's trace list shows: the same time window, model, prompt,
+    session, user, status, text and environment, applied to the model calls themselves; "negative
+    feedback" is ``feedback="negative"`` and "score below x" a score range up to x."""
+    name, _, version = (filters.prompt or "").partition("@")
+    return SpanCriteria(
+        start=filters.start,
+        end=filters.end,
+        prompt_name=name or None,
+        prompt_version=int(version) if version.isdigit() else None,
+        model=filters.model,
+        session_id=filters.session,
+        user_id=filters.user,
+        text=filters.text,
+        feedback="negative" if filters.negative else None,
+        score_name=filters.score_name if filters.score_below is not None else None,
+        score_max=filters.score_below,
+        environment=filters.environment,
+        status=filters.status,
     )
 
 
@@ -236,4 +263,11 @@ def format_report(report: CurationReport) -> list[str]:
     return lines
 
 
-__all__ = ["DEFAULT_DEDUPE_THRESHOLD", "CurationReport", "curate", "format_report", "span_criteria"]
+__all__ = [
+    "DEFAULT_DEDUPE_THRESHOLD",
+    "CurationReport",
+    "criteria_from_trace_filters",
+    "curate",
+    "format_report",
+    "span_criteria",
+]
