@@ -129,6 +129,8 @@ async def simulate_traffic(
 def run_demo(
     *,
     teacher: str = TEACHER,
+    model: str = TEACHER,
+    base: str = TEACHER,
     feedback_rate: float = 0.8,
     seed: int = 0,
     margin: float = 0.05,
@@ -139,7 +141,12 @@ def run_demo(
     console: Any = None,
     say: Callable[[str], None] = print,
 ) -> DemoReport:
-    """Run the demo (see the module docstring); ``say`` prints each step as it finishes."""
+    """Run the demo (see the module docstring); ``say`` prints each step as it finishes.
+
+    ``model`` answers the production traffic with the v2 prompt (and is the baseline of the comparison),
+    ``teacher`` labels what users did not judge (with the v2 prompt when it is ``model``), ``base`` is
+    the student's base model.
+    """
     from loopstack.config import get_settings
     from loopstack.errors import InvalidInput
     from loopstack.evals.quickstart import DATASET_NAME, copy_project, push_project
@@ -178,10 +185,10 @@ def run_demo(
     if datasets.exists(TRAFFIC_DATASET):
         datasets.delete(TRAFFIC_DATASET)  # a fresh run curates fresh traffic
     counts = asyncio.run(
-        simulate_traffic(train, prompt, model=TEACHER, feedback_rate=feedback_rate, seed=seed)
+        simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed)
     )
     step(
-        f"Production: {len(train)} reviews triaged by triage@production (v{v2.version}) on {TEACHER}, traced",
+        f"Production: {len(train)} reviews triaged by triage@production (v{v2.version}) on {model}, traced",
         t0,
         [f"user feedback: {counts['accepted']} accepted, {counts['corrected']} corrected, "
          f"{counts['no feedback']} without feedback (feedback rate {feedback_rate:g}, seed {seed})"],
@@ -205,7 +212,7 @@ def run_demo(
     labels = label_dataset(
         TRAFFIC_DATASET,
         teacher=teacher,
-        prompt=f"triage@{v2.version}" if teacher == TEACHER else None,
+        prompt=f"triage@{v2.version}" if teacher == model else None,
         missing_only=True,
         concurrency=32,
         store=store,
@@ -217,6 +224,7 @@ def run_demo(
     tuned = finetune(
         TRAFFIC_DATASET,
         name=STUDENT_NAME,
+        base=base,
         system_prompt=STUDENT_SYSTEM_PROMPT,
         epochs=epochs,
         seed=seed,
@@ -227,13 +235,13 @@ def run_demo(
         console=console,
     )
     report.finetune = tuned
-    step(f"Fine-tuned the student local/{STUDENT_NAME} (LoRA r=16 on SmolLM2-135M)", t0, tuned.summary_lines()[1:-1])
+    step(f"Fine-tuned the student local/{STUDENT_NAME} (LoRA r=16 on {base})", t0, tuned.summary_lines()[1:-1])
 
     t0 = time.perf_counter()
     comparison = asyncio.run(
         compare_student(
             student=f"local/{STUDENT_NAME}",
-            teacher=TEACHER,
+            teacher=model,
             teacher_prompt=f"triage@{v2.version}",
             dataset=DATASET_NAME,
             split="test",
