@@ -30,12 +30,12 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
     assert len(titles) == 6 and said[0].startswith("1. Production")
     traffic = DatasetRepository(get_store(), "default").items("triage-traffic")
     assert len(traffic) == 160 and all(it.source_span_id for it in traffic)
-    corrected = [it for it in traffic if isinstance(it.expected, str) and it.expected.startswith('{"topic"')]
-    assert corrected  # corrections (gold) and accepted answers became expected outputs
+    judged = [it for it in traffic if isinstance(it.expected, dict)]
+    assert 100 < len(judged) < 160  # corrections (gold) and accepted answers became expected outputs
     assert finetuned_model("triage-student") is not None
     c = report.comparison
     assert c.teacher.n == c.student.n == 48  # the gold test split
-    assert c.teacher.quality > 0.6 and c.student.prompt_tokens < c.teacher.prompt_tokens / 3
+    assert 0.8 < c.teacher.quality < 0.95  # the scripted model gets one field wrong in one answer in three
     if report.promotion is None:  # the tiny random student is not non-inferior: production stays v2
         assert not c.verdict.passed
         assert PromptRegistry(get_store(), "default").get("triage", label="production").version == 2

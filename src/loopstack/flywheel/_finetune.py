@@ -325,5 +325,5 @@ def _train_and_register(
             },
         )
     )
-    forget_models()  # a model string cached before the registration must resolve anew
+    forget_models(result.model)  # a model string cached before the registration must resolve anew
     return result
