@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import pytest
-
 from tests.flywheel._tiny import build_tiny_model
 
 WORDS_POS = ["great", "love", "fast", "nice", "perfect"]
@@ -35,7 +34,12 @@ def toy_items(n: int = 40, seed: int = 0) -> list:
 
 def texts() -> list[str]:
     out = [it.input["text"] for it in toy_items()]
-    out += ['{"label": "pos"}', '{"label": "neg"}', "text: ", "Answer with one line of JSON and nothing else."]
+    out += [
+        '{"label": "pos"}',
+        '{"label": "neg"}',
+        "text: ",
+        "Answer with one line of JSON and nothing else.",
+    ]
     return out
 
 

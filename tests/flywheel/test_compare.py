@@ -59,7 +59,9 @@ def test_agreement_kappa_and_exact_match() -> None:
     flipped = {k: {"s": "neg" if v["s"] == "pos" else "pos"} for k, v in teacher.items()}
     kappa, exact = agreement(teacher, flipped, ["s"])
     assert kappa["s"] == pytest.approx(-1.0) and exact == 0.0
-    kappa, exact = agreement(teacher, {"a": None, "b": {"s": "neg"}, "c": {"s": "pos"}, "d": {"s": "neg"}}, ["s"])
+    kappa, exact = agreement(
+        teacher, {"a": None, "b": {"s": "neg"}, "c": {"s": "pos"}, "d": {"s": "neg"}}, ["s"]
+    )
     assert 0 < kappa["s"] < 1 and exact == 0.75  # an answer with no JSON is a disagreement
 
 
@@ -73,18 +75,31 @@ def test_compare_student_and_teacher_on_the_test_split(loopstack_home) -> None:
     rng = random.Random(3)
     items, gold = [], {}
     for i in range(60):
-        label = {"sentiment": rng.choice(["positive", "negative"]), "topic": rng.choice(["bug", "ui", "praise"])}
+        label = {
+            "sentiment": rng.choice(["positive", "negative"]),
+            "topic": rng.choice(["bug", "ui", "praise"]),
+        }
         gold[f"review {i}"] = label
         items.append(DatasetItem(key=f"r{i}", input={"review": f"review {i}"}, expected=label, split="test"))
-    items.append(DatasetItem(key="x", input={"review": "train"}, expected={"sentiment": "positive", "topic": "ui"}, split="train"))
+    items.append(
+        DatasetItem(
+            key="x",
+            input={"review": "train"},
+            expected={"sentiment": "positive", "topic": "ui"},
+            split="train",
+        )
+    )
     store = get_store()
     DatasetRepository(store, "default").push("reviews", items)
     PromptRegistry(store, "default").push(
-        "triage", [{"role": "system", "content": "long prompt " * 50}, {"role": "user", "content": "{{ review }}"}],
-        params={"temperature": 0}, labels=["production"],
+        "triage",
+        [{"role": "system", "content": "long prompt " * 50}, {"role": "user", "content": "{{ review }}"}],
+        params={"temperature": 0},
+        labels=["production"],
     )
     PromptRegistry(store, "default").push(
-        "student", [{"role": "system", "content": "short"}, {"role": "user", "content": "{{ review }}"}],
+        "student",
+        [{"role": "system", "content": "short"}, {"role": "user", "content": "{{ review }}"}],
         params={"temperature": 0},
     )
     wrong = {"sentiment": "neutral", "topic": "bug"}
@@ -94,8 +109,13 @@ def test_compare_student_and_teacher_on_the_test_split(loopstack_home) -> None:
     get_model("mock/student", mapping=student)
     result = asyncio.run(
         compare_student(
-            student="mock/student", teacher="mock/teacher", dataset="reviews", split="test",
-            student_prompt="student@latest", teacher_prompt="triage@production", student_price_per_1k_calls=0.02,
+            student="mock/student",
+            teacher="mock/teacher",
+            dataset="reviews",
+            split="test",
+            student_prompt="student@latest",
+            teacher_prompt="triage@production",
+            student_price_per_1k_calls=0.02,
         )
     )
     assert result.teacher.n == result.student.n == 60  # the test split only
@@ -103,7 +123,9 @@ def test_compare_student_and_teacher_on_the_test_split(loopstack_home) -> None:
     assert set(result.student.fields) == {"sentiment", "topic"}
     assert result.teacher.prompt_tokens > 10 * result.student.prompt_tokens
     assert result.student.cost_per_1k == 0.02 and result.teacher.cost_per_1k == 0.0
-    assert result.paired.n == 60 and result.paired.mean_diff == pytest.approx(result.student.quality - result.teacher.quality)
+    assert result.paired.n == 60 and result.paired.mean_diff == pytest.approx(
+        result.student.quality - result.teacher.quality
+    )
     assert result.verdict == non_inferiority(result.paired, 0.05)
     assert 0 < result.exact_match < 1 and all(k is not None for k in result.kappa.values())
     text = "\n".join(result.lines())
@@ -117,8 +139,12 @@ def test_a_dataset_without_gold_objects_is_refused_before_any_call(loopstack_hom
     from loopstack.store import get_store
     from loopstack.store.datasets import DatasetItem, DatasetRepository
 
-    DatasetRepository(get_store(), "default").push("plain", [DatasetItem(key="a", input={"q": "x"}, split="test")])
+    DatasetRepository(get_store(), "default").push(
+        "plain", [DatasetItem(key="a", input={"q": "x"}, split="test")]
+    )
     teacher = get_model("mock/t2", default="{}")
     with pytest.raises(InvalidInput, match="needs an expected JSON object"):
-        asyncio.run(compare_student(student="mock/s2", teacher="mock/t2", dataset="plain", student_prompt="p"))
+        asyncio.run(
+            compare_student(student="mock/s2", teacher="mock/t2", dataset="plain", student_prompt="p")
+        )
     assert teacher.provider.calls == 0

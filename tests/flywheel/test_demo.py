@@ -15,15 +15,23 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
     from loopstack.store import get_store
     from loopstack.store.datasets import DatasetRepository
 
-    rows = [json.loads(x) for x in resources.files("loopstack.quickstart").joinpath("reviews.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(x)
+        for x in resources.files("loopstack.quickstart").joinpath("reviews.jsonl").read_text().splitlines()
+    ]
     mapping = {}
     for i, r in enumerate(rows):  # right on two reviews in three, a wrong topic on the rest
-        answer = {"topic": r["topic"] if i % 3 else "bug" if r["topic"] != "bug" else "ui",
-                  "sentiment": r["sentiment"], "actionable": r["actionable"]}
+        answer = {
+            "topic": r["topic"] if i % 3 else "bug" if r["topic"] != "bug" else "ui",
+            "sentiment": r["sentiment"],
+            "actionable": r["actionable"],
+        }
         mapping[f"Review: {r['review']}"] = json.dumps(answer)
     get_model("mock/prod", mapping=mapping)
     said: list[str] = []
-    report = run_demo(model="mock/prod", teacher="mock/prod", base=f"local/{tiny_model}", epochs=1, say=said.append)
+    report = run_demo(
+        model="mock/prod", teacher="mock/prod", base=f"local/{tiny_model}", epochs=1, say=said.append
+    )
 
     titles = [t for t, _, _ in report.steps]
     assert titles[0].startswith("Production: 160 reviews triaged by triage@production (v2)")

@@ -55,19 +55,20 @@ def test_the_adapter_loads_on_the_base_and_generates(tiny_model: Path, toy_datas
     assert out.shape[1] > enc["input_ids"].shape[1]
 
 
-def test_loss_falls_on_the_assistant_tokens_only(tiny_model: Path, tmp_path: Path, loopstack_home: Path) -> None:
+def test_loss_falls_on_the_assistant_tokens_only(
+    tiny_model: Path, tmp_path: Path, loopstack_home: Path
+) -> None:
+    from tests.flywheel.conftest import toy_items
     from transformers import AutoTokenizer
 
     from loopstack.flywheel._finetune_data import build_examples, student_messages
     from loopstack.flywheel._finetune_train import TrainSettings, build_trainer
-    from tests.flywheel.conftest import toy_items
-
     from loopstack.store import get_store
     from loopstack.store.datasets import DatasetRepository
 
     DatasetRepository(get_store(), "default").push("toy", toy_items())
     examples = build_examples("toy", student_messages("Classify.", ["text"]))
-    trainer = build_trainer(str(tiny_model), examples.train, [], TrainSettings(), tmp_path / "ck")
+    trainer, _ = build_trainer(str(tiny_model), examples.train, [], TrainSettings(), tmp_path / "ck")
     tok = AutoTokenizer.from_pretrained(tiny_model)
     for example, row in zip(examples.train[:5], trainer.train_dataset, strict=False):
         ids, labels = row["input_ids"], row["labels"]
@@ -80,14 +81,18 @@ def test_loss_falls_on_the_assistant_tokens_only(tiny_model: Path, tmp_path: Pat
         assert prompt_part.endswith("<|im_start|>assistant\n")
 
 
-def test_bad_input_is_one_clear_error_and_nothing_is_registered(tiny_model: Path, loopstack_home: Path) -> None:
+def test_bad_input_is_one_clear_error_and_nothing_is_registered(
+    tiny_model: Path, loopstack_home: Path
+) -> None:
     from loopstack.flywheel import finetune
     from loopstack.models._finetuned import finetuned_models
     from loopstack.store import get_store
     from loopstack.store.datasets import DatasetItem, DatasetRepository
 
     repo = DatasetRepository(get_store(), "default")
-    repo.push("unlabelled", [DatasetItem(key="a", input={"text": "x"}), DatasetItem(key="b", input={"text": "y"})])
+    repo.push(
+        "unlabelled", [DatasetItem(key="a", input={"text": "x"}), DatasetItem(key="b", input={"text": "y"})]
+    )
     repo.push("only-test", [DatasetItem(key="a", input={"text": "x"}, expected="pos", split="test")])
     with pytest.raises(InvalidInput, match="has no item with an expected output or a teacher label"):
         finetune("unlabelled", name="s", base=f"local/{tiny_model}")

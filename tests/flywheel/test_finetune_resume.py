@@ -24,9 +24,9 @@ class Slow(TrainerCallback):
 
 original = ft.build_trainer
 def slow_trainer(*a, **kw):
-    trainer = original(*a, **kw)
+    trainer, device = original(*a, **kw)
     trainer.add_callback(Slow())
-    return trainer
+    return trainer, device
 ft.build_trainer = slow_trainer
 
 from loopstack.flywheel import finetune
@@ -63,18 +63,39 @@ def test_kill_9_mid_training_then_resume_from_the_last_checkpoint(
     killed_at = int(checkpoint.name.split("-")[1])
     assert 2 <= killed_at < 14
 
-    result = finetune(toy_dataset, name="resumed", base=f"local/{tiny_model}", epochs=2, lr=3e-2, batch_size=4, save_steps=2)
+    result = finetune(
+        toy_dataset, name="resumed", base=f"local/{tiny_model}", epochs=2, lr=3e-2, batch_size=4, save_steps=2
+    )
     assert result.resumed_from_step is not None and result.resumed_from_step >= killed_at
     assert result.steps == 14  # 28 examples / 4 per batch x 2 epochs, counted across both runs
     assert [e.name for e in finetuned_models()] == ["resumed"]
 
 
-def test_checkpoints_of_another_fine_tune_are_refused(tiny_model: Path, toy_dataset: str, loopstack_home: Path) -> None:
+def test_checkpoints_of_another_fine_tune_are_refused(
+    tiny_model: Path, toy_dataset: str, loopstack_home: Path
+) -> None:
     import pytest
 
     from loopstack.errors import InvalidInput
     from loopstack.flywheel import finetune
 
-    finetune(toy_dataset, name="twice", base=f"local/{tiny_model}", epochs=1, batch_size=4, save_steps=2, max_steps=2)
+    finetune(
+        toy_dataset,
+        name="twice",
+        base=f"local/{tiny_model}",
+        epochs=1,
+        batch_size=4,
+        save_steps=2,
+        max_steps=2,
+    )
     with pytest.raises(InvalidInput, match="different fine-tune .*settings"):
-        finetune(toy_dataset, name="twice", base=f"local/{tiny_model}", epochs=1, lr=0.5, batch_size=4, save_steps=2, max_steps=2)
+        finetune(
+            toy_dataset,
+            name="twice",
+            base=f"local/{tiny_model}",
+            epochs=1,
+            lr=0.5,
+            batch_size=4,
+            save_steps=2,
+            max_steps=2,
+        )

@@ -59,9 +59,13 @@ def stub() -> Iterator[tuple[Stub, str]]:
                 self._send({"id": "ftjob-1", "status": "running"})
             elif state.outcome == "succeeded":
                 model = "ft:gpt-4o-mini-2024-07-18:acme:toy-student:abc123"
-                self._send({"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": model, "trained_tokens": 999})
+                self._send(
+                    {"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": model, "trained_tokens": 999}
+                )
             else:
-                self._send({"id": "ftjob-1", "status": "failed", "error": {"message": "invalid training file"}})
+                self._send(
+                    {"id": "ftjob-1", "status": "failed", "error": {"message": "invalid training file"}}
+                )
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -16,11 +16,25 @@ def _setup(tiny_model: Path) -> None:
     from loopstack.store import get_store
 
     registry = PromptRegistry(get_store(), "default")
-    registry.push("triage", [{"role": "user", "content": "v1 {{ review }}"}], model="local/smollm2-135m", labels=["production"])
-    registry.push("triage", [{"role": "user", "content": "v2 {{ review }}"}], model="local/smollm2-135m", labels=["production"])
+    registry.push(
+        "triage",
+        [{"role": "user", "content": "v1 {{ review }}"}],
+        model="local/smollm2-135m",
+        labels=["production"],
+    )
+    registry.push(
+        "triage",
+        [{"role": "user", "content": "v2 {{ review }}"}],
+        model="local/smollm2-135m",
+        labels=["production"],
+    )
     register_finetuned(
         FinetunedModel(
-            name="triage-student", model="local/triage-student", backend="local", base="tiny", path=str(tiny_model),
+            name="triage-student",
+            model="local/triage-student",
+            backend="local",
+            base="tiny",
+            path=str(tiny_model),
             messages=[{"role": "system", "content": "Triage."}, {"role": "user", "content": "{{ review }}"}],
         )
     )
@@ -39,7 +53,10 @@ def test_promote_then_rollback_through_the_cli(tiny_model: Path, loopstack_home:
     registry = PromptRegistry(get_store(), "default")
     prod = registry.get("triage", label="production")
     assert prod.version == 3 and prod.model == "local/triage-student"
-    assert prod.messages == [{"role": "system", "content": "Triage."}, {"role": "user", "content": "{{ review }}"}]
+    assert prod.messages == [
+        {"role": "system", "content": "Triage."},
+        {"role": "user", "content": "{{ review }}"},
+    ]
     assert prod.params == {"temperature": 0, "max_tokens": 64}
 
     back = runner.invoke(cli, ["prompt", "rollback", "triage"])

@@ -27,7 +27,11 @@ def serve() -> Iterator[object]:
 
     def start(model: str, name: str | None = None) -> str:
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(create_openai_app(model, name=name), host="127.0.0.1", port=port, log_level="error"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_openai_app(model, name=name), host="127.0.0.1", port=port, log_level="error"
+            )
+        )
         threading.Thread(target=server.run, daemon=True).start()
         deadline = time.monotonic() + 20
         while not server.started:
@@ -50,12 +54,16 @@ def test_the_openai_sdk_gets_answers_plain_and_streamed(serve) -> None:
     client = openai.OpenAI(base_url=serve("mock/student", name="triage-student"), api_key="unused")
     assert [m.id for m in client.models.list()] == ["triage-student"]
     reply = client.chat.completions.create(
-        model="triage-student", messages=[{"role": "system", "content": "Triage."}, {"role": "user", "content": "Great app"}], temperature=0
+        model="triage-student",
+        messages=[{"role": "system", "content": "Triage."}, {"role": "user", "content": "Great app"}],
+        temperature=0,
     )
     assert reply.choices[0].message.content == '{"sentiment": "positive"}'
     assert reply.choices[0].finish_reason == "stop" and reply.usage.prompt_tokens == 3
     stream = client.chat.completions.create(
-        model="triage-student", messages=[{"role": "user", "content": "Great app"}], stream=True,
+        model="triage-student",
+        messages=[{"role": "user", "content": "Great app"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -72,8 +80,12 @@ def test_errors_have_openai_shapes(serve) -> None:
     with pytest.raises(openai.NotFoundError, match="not served here"):
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     with pytest.raises(openai.BadRequestError, match="temperature"):
-        client.chat.completions.create(model="mock/echo", messages=[{"role": "user", "content": "hi"}], temperature=9)
-    echo = client.chat.completions.create(model="mock/echo", messages=[{"role": "user", "content": "hi there"}])
+        client.chat.completions.create(
+            model="mock/echo", messages=[{"role": "user", "content": "hi"}], temperature=9
+        )
+    echo = client.chat.completions.create(
+        model="mock/echo", messages=[{"role": "user", "content": "hi there"}]
+    )
     assert echo.choices[0].message.content == "hi there"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import click
 
 
@@ -13,7 +14,7 @@ import click
     "--base",
     default="local/smollm2-135m",
     show_default=True,
-    help="Base model: local/<alias, folder or .gguf>, a transformers folder, or a hub id (OpenAI: gpt-4o-mini-…).",
+    help="Base: local/<alias, folder or .gguf>, a transformers folder, a hub id; OpenAI: gpt-4o-mini-….",
 )
 @click.option("--backend", type=click.Choice(["local", "openai"]), default="local", show_default=True)
 @click.option("--epochs", type=float, default=3.0, show_default=True)
@@ -22,12 +23,25 @@ import click
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--system-prompt", default=None, help="The student's short instruction (served with it).")
-@click.option("--output", type=click.Path(file_okay=False), default=None, help="Folder (default: $LOOPSTACK_HOME/finetune/NAME).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder (default: $LOOPSTACK_HOME/finetune/NAME).",
+)
 @click.option("--save-steps", type=int, default=10, show_default=True, help="Checkpoint every N steps.")
 @click.option("--max-steps", type=int, default=None, help="Stop after N steps (a quick look).")
 @click.option("--restart", is_flag=True, help="Ignore checkpoints in the output folder and start at step 0.")
-@click.option("--base-url", default=None, help="OpenAI backend: API root (default $OPENAI_BASE_URL or api.openai.com).")
-@click.option("--poll-interval", type=float, default=10.0, show_default=True, help="OpenAI backend: seconds between polls.")
+@click.option(
+    "--base-url", default=None, help="OpenAI backend: API root (default $OPENAI_BASE_URL or api.openai.com)."
+)
+@click.option(
+    "--poll-interval",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="OpenAI backend: seconds between polls.",
+)
 @click.option("--project", default=None, help="Project (default: LOOPSTACK_PROJECT or 'default').")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def finetune(
@@ -65,7 +79,7 @@ def finetune(
         dataset,
         name=name,
         base=base,
-        backend=backend,  # type: ignore[arg-type]
+        backend=backend,
         epochs=epochs,
         lr=lr,
         lora_r=lora_r,

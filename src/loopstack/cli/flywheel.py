@@ -6,7 +6,9 @@ import json
 
 import click
 
-project_option = click.option("--project", default=None, help="Project (default: LOOPSTACK_PROJECT or 'default').")
+project_option = click.option(
+    "--project", default=None, help="Project (default: LOOPSTACK_PROJECT or 'default')."
+)
 
 
 @click.group()
@@ -20,10 +22,21 @@ def flywheel() -> None:
 @click.option("--dataset", required=True, help="Dataset with gold labels (expected JSON objects).")
 @click.option("--split", default="test", show_default=True, help="The held-out split to compare on.")
 @click.option("--margin", type=float, default=0.05, show_default=True, help="Non-inferiority margin δ.")
-@click.option("--teacher-prompt", default=None, help="The teacher's prompt, NAME@LABEL (default: the student's).")
-@click.option("--student-prompt", default=None, help="The student's prompt (default: the one it was trained with).")
-@click.option("--student-price-per-1k-calls", type=float, default=None, help="USD per 1,000 student calls (compute).")
-@click.option("--teacher-price-per-1k-calls", type=float, default=None, help="USD per 1,000 teacher calls (default: token prices).")
+@click.option(
+    "--teacher-prompt", default=None, help="The teacher's prompt, NAME@LABEL (default: the student's)."
+)
+@click.option(
+    "--student-prompt", default=None, help="The student's prompt (default: the one it was trained with)."
+)
+@click.option(
+    "--student-price-per-1k-calls", type=float, default=None, help="USD per 1,000 student calls (compute)."
+)
+@click.option(
+    "--teacher-price-per-1k-calls",
+    type=float,
+    default=None,
+    help="USD per 1,000 teacher calls (default: token prices).",
+)
 @click.option("--concurrency", type=int, default=48, show_default=True)
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -74,7 +87,9 @@ def compare(
 
 @flywheel.command()
 @click.argument("student")
-@click.option("--prompt", "prompt_name", default="triage", show_default=True, help="Prompt to add the version to.")
+@click.option(
+    "--prompt", "prompt_name", default="triage", show_default=True, help="Prompt to add the version to."
+)
 @click.option("--label", default="production", show_default=True, help="Label to move to the new version.")
 @click.option("-m", "--message", default=None, help="Why (kept in the history).")
 @project_option
@@ -87,15 +102,25 @@ def promote(student: str, prompt_name: str, label: str, message: str | None, pro
 
 
 @flywheel.command()
-@click.option("--teacher", default="local/smollm2-135m", show_default=True, help="Labels what users did not judge.")
-@click.option("--feedback-rate", type=float, default=0.8, show_default=True, help="Share of calls users react to.")
+@click.option(
+    "--teacher", default="local/smollm2-135m", show_default=True, help="Labels what users did not judge."
+)
+@click.option(
+    "--feedback-rate", type=float, default=0.8, show_default=True, help="Share of calls users react to."
+)
 @click.option("--epochs", type=float, default=3.0, show_default=True)
 @click.option("--margin", type=float, default=0.05, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-promote", is_flag=True, help="Compare, but do not promote.")
 @project_option
 def demo(
-    teacher: str, feedback_rate: float, epochs: float, margin: float, seed: int, no_promote: bool, project: str | None
+    teacher: str,
+    feedback_rate: float,
+    epochs: float,
+    margin: float,
+    seed: int,
+    no_promote: bool,
+    project: str | None,
 ) -> None:
     """The whole loop on the quickstart's review triage, offline: traced traffic with feedback, curate,
     teacher labels, fine-tune, student vs the v2 prompt, promote if non-inferior."""

@@ -61,7 +61,9 @@ def non_inferiority(paired: PairedComparison, margin: float) -> NonInferiority:
             "non-inferior", margin, d, lo, hi, f"{ci}: the lower bound is above -{margin:g}{extra}"
         )
     if hi < -margin:
-        return NonInferiority("inferior", margin, d, lo, hi, f"{ci}: even the upper bound is below -{margin:g}")
+        return NonInferiority(
+            "inferior", margin, d, lo, hi, f"{ci}: even the upper bound is below -{margin:g}"
+        )
     return NonInferiority("inconclusive", margin, d, lo, hi, f"{ci}: the interval straddles -{margin:g}")
 
 
@@ -127,7 +129,11 @@ class StudentTeacher:
             *[(f"  {f}", f"{t.fields.get(f, float('nan')):.3f}", f"{v:.3f}") for f, v in s.fields.items()],
             ("prompt tokens / call", f"{t.prompt_tokens:.0f}", f"{s.prompt_tokens:.0f}"),
             ("output tokens / call", f"{t.output_tokens:.1f}", f"{s.output_tokens:.1f}"),
-            ("latency p50 / p95 (ms)", f"{t.p50_ms:.0f} / {t.p95_ms:.0f}", f"{s.p50_ms:.0f} / {s.p95_ms:.0f}"),
+            (
+                "latency p50 / p95 (ms)",
+                f"{t.p50_ms:.0f} / {t.p95_ms:.0f}",
+                f"{s.p50_ms:.0f} / {s.p95_ms:.0f}",
+            ),
             ("cost per 1,000 calls", _cost(t.cost_per_1k), _cost(s.cost_per_1k)),
             ("errors", str(t.errors), str(s.errors)),
         ]
@@ -136,7 +142,8 @@ class StudentTeacher:
         p = self.paired
         out.append("")
         out.append(
-            f"Paired difference (student - teacher): {p.mean_diff:+.3f}, 95% CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}] "
+            f"Paired difference (student - teacher): {p.mean_diff:+.3f}, "
+            f"95% CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}] "
             f"({p.method}; {p.wins} better, {p.ties} same, {p.losses} worse)"
         )
         kappas = ", ".join(f"{f} {_k(k)}" for f, k in self.kappa.items())
@@ -202,7 +209,8 @@ def agreement(
         return obj.get(f, "<missing>") if isinstance(obj, dict) else "<missing>"
 
     kappa = {
-        f: cohen_kappa([label(teacher[k], f) for k in keys], [label(student[k], f) for k in keys]) for f in fields
+        f: cohen_kappa([label(teacher[k], f) for k in keys], [label(student[k], f) for k in keys])
+        for f in fields
     }
     same = sum(
         1
@@ -266,7 +274,11 @@ def _prompt_entry(messages: list[dict[str, str]] | None, ref: str | None, name: 
         return ref
     if messages is None:
         raise InvalidInput(f"{name}: give its prompt (--{name}-prompt NAME@LABEL)")
-    return {"name": name, "messages": messages, "params": {"temperature": 0, "max_tokens": STUDENT_MAX_TOKENS}}
+    return {
+        "name": name,
+        "messages": messages,
+        "params": {"temperature": 0, "max_tokens": STUDENT_MAX_TOKENS},
+    }
 
 
 async def compare_student(
@@ -319,14 +331,20 @@ async def compare_student(
             "concurrency": concurrency,
             "cache": False,  # latency is part of the question: measure it, never replay it
         }
-        results[role] = await run_suite(suite, store=store, project=project, progress=progress, console=console)
+        results[role] = await run_suite(
+            suite, store=store, project=project, progress=progress, console=console
+        )
     repo = RunRepository(store, project)
     t_sum, s_sum = results["teacher"].runs[0], results["student"].runs[0]
     t_items, s_items = repo.items(t_sum.run.id), repo.items(s_sum.run.id)
     paired = compare(t_sum.run, t_items, s_sum.run, s_items).scores[QUALITY]
 
     def label(entry: Any) -> str:
-        return entry if isinstance(entry, str) else f"{entry['name']} (inline, {len(entry['messages'])} messages)"
+        return (
+            entry
+            if isinstance(entry, str)
+            else f"{entry['name']} (inline, {len(entry['messages'])} messages)"
+        )
 
     t_side = _side("teacher", teacher, label(t_entry), t_sum, t_items, fields, teacher_price_per_1k_calls)
     s_side = _side("student", student, label(s_entry), s_sum, s_items, fields, student_price_per_1k_calls)

@@ -56,15 +56,26 @@ class DemoReport:
 
     def next_steps(self) -> list[tuple[str, str]]:
         steps = [
-            (f"loopstack serve-model local/{STUDENT_NAME} --port 8001", "the student as an OpenAI-compatible API"),
-            (f'loopstack run --model local/{STUDENT_NAME} "app: Lumen\\nreview: Crashes on login."', "ask it"),
+            (
+                f"loopstack serve-model local/{STUDENT_NAME} --port 8001",
+                "the student as an OpenAI-compatible API",
+            ),
+            (
+                f'loopstack run --model local/{STUDENT_NAME} "app: Lumen\\nreview: Crashes on login."',
+                "ask it",
+            ),
         ]
         if self.promotion is not None:
             steps.append(("loopstack prompt rollback triage", "undo the promotion (production back to v2)"))
         else:
-            steps.append(("loopstack flywheel demo --feedback-rate 0.95", "more human corrections, less teacher noise"))
+            steps.append(
+                ("loopstack flywheel demo --feedback-rate 0.95", "more human corrections, less teacher noise")
+            )
         steps += [
-            ("loopstack flywheel demo --teacher openai/gpt-4o-mini", "a real teacher labels what users did not"),
+            (
+                "loopstack flywheel demo --teacher openai/gpt-4o-mini",
+                "a real teacher labels what users did not",
+            ),
             (f"loopstack finetune {TRAFFIC_DATASET} --name {STUDENT_NAME} --epochs 5", "train longer"),
         ]
         return steps
@@ -184,9 +195,7 @@ def run_demo(
     train = datasets.items(DATASET_NAME, split="train")
     if datasets.exists(TRAFFIC_DATASET):
         datasets.delete(TRAFFIC_DATASET)  # a fresh run curates fresh traffic
-    counts = asyncio.run(
-        simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed)
-    )
+    counts = asyncio.run(simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed))
     step(
         f"Production: {len(train)} reviews triaged by triage@production (v{v2.version}) on {model}, traced",
         t0,
@@ -206,7 +215,11 @@ def run_demo(
     )
     sources = ", ".join(f"{n} {k}" for k, n in sorted(curated.expected_from.items()))
     splits = ", ".join(f"{n} {k}" for k, n in sorted(curated.splits.items()))
-    step(f"Curated {curated.added} calls into {TRAFFIC_DATASET}", t0, [f"expected output from: {sources}", f"splits: {splits}"])
+    step(
+        f"Curated {curated.added} calls into {TRAFFIC_DATASET}",
+        t0,
+        [f"expected output from: {sources}", f"splits: {splits}"],
+    )
 
     t0 = time.perf_counter()
     labels = label_dataset(
@@ -235,7 +248,9 @@ def run_demo(
         console=console,
     )
     report.finetune = tuned
-    step(f"Fine-tuned the student local/{STUDENT_NAME} (LoRA r=16 on {base})", t0, tuned.summary_lines()[1:-1])
+    step(
+        f"Fine-tuned the student local/{STUDENT_NAME} (LoRA r=16 on {base})", t0, tuned.summary_lines()[1:-1]
+    )
 
     t0 = time.perf_counter()
     comparison = asyncio.run(
@@ -255,7 +270,9 @@ def run_demo(
 
     t0 = time.perf_counter()
     if promote and comparison.verdict.passed:
-        report.promotion = promote_student(f"local/{STUDENT_NAME}", prompt="triage", store=store, project=project)
+        report.promotion = promote_student(
+            f"local/{STUDENT_NAME}", prompt="triage", store=store, project=project
+        )
         step("Promoted the student", t0, [report.promotion.line()])
     else:
         why = "not asked to" if not promote else f"the verdict is {comparison.verdict.verdict}"
@@ -265,7 +282,8 @@ def run_demo(
 
 
 def _label_line(labels: Any) -> str:
-    line = f"{labels.selected} items without an expected output: {labels.labelled} labelled, {labels.errors} errors"
+    line = f"{labels.selected} items without an expected output: {labels.labelled} labelled"
+    line += f", {labels.errors} errors"
     if labels.already:
         line += f", {labels.already} already labelled"
     return line + (f"; stopped: {labels.message}" if labels.stopped else "")

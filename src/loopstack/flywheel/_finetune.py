@@ -58,7 +58,9 @@ class FinetuneResult:
 
     def summary_lines(self) -> list[str]:
         """What the CLI prints: the model string, the data, the losses, where the files are."""
-        lines = [f"Registered {self.model} (fine-tune of {self.base} on {self.dataset}, {self.backend} backend)"]
+        lines = [
+            f"Registered {self.model} (fine-tune of {self.base} on {self.dataset}, {self.backend} backend)"
+        ]
         skipped = ", ".join(f"{n} {r}" for r, n in sorted(self.skipped.items()))
         lines.append(
             f"  examples: {self.train_examples} train, {self.validation_examples} validation "
@@ -67,7 +69,8 @@ class FinetuneResult:
         if self.steps:
             resumed = f", resumed from step {self.resumed_from_step}" if self.resumed_from_step else ""
             lines.append(
-                f"  {self.steps} steps in {self.seconds:.0f} s on {self.device or 'remote'} (seed {self.seed}{resumed})"
+                f"  {self.steps} steps in {self.seconds:.0f} s on {self.device or 'remote'} "
+                f"(seed {self.seed}{resumed})"
             )
         if self.train_loss:
             lines.append(f"  training loss {self.train_loss[0][1]:.3f} -> {self.train_loss[-1][1]:.3f}")
@@ -153,7 +156,8 @@ def load_examples(
 
 
 def _run_signature(**parts: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(parts, sort_keys=True, default=str))
+    signature: dict[str, Any] = json.loads(json.dumps(parts, sort_keys=True, default=str))
+    return signature
 
 
 def _prepare_output(output: Path, signature: dict[str, Any], restart: bool) -> None:
@@ -205,7 +209,12 @@ def finetune(
     from loopstack.config import get_settings
 
     check_name(name)
-    for label, value in (("--epochs", epochs), ("--lr", lr), ("--lora-r", lora_r), ("--batch-size", batch_size)):
+    for label, value in (
+        ("--epochs", epochs),
+        ("--lr", lr),
+        ("--lora-r", lora_r),
+        ("--batch-size", batch_size),
+    ):
         if value <= 0:
             raise InvalidInput(f"{label} must be positive (got {value})")
     settings = get_settings()
@@ -268,7 +277,9 @@ def _train_and_register(
     try:
         check_generates(outcome.merged, sample["prompt"])
     except Exception as exc:  # noqa: BLE001 - a model that cannot generate is not registered
-        raise LoopstackError(f"the fine-tuned model in {outcome.merged} does not load and generate: {exc}") from exc
+        raise LoopstackError(
+            f"the fine-tuned model in {outcome.merged} does not load and generate: {exc}"
+        ) from exc
     curve = out / "loss_curve.svg"
     curve.write_text(
         loss_curve_svg(

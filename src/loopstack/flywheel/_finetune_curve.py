@@ -51,9 +51,7 @@ def loss_curve_svg(
     for i in range(5):
         v = lo + (hi - lo) * i / 4
         parts.append(f'<text x="{_L - 6}" y="{_fmt(y(v) + 4)}" text-anchor="end">{v:.2f}</text>')
-        parts.append(
-            f'<line x1="{_L}" y1="{_fmt(y(v))}" x2="{_L + pw}" y2="{_fmt(y(v))}" stroke="#eee"/>'
-        )
+        parts.append(f'<line x1="{_L}" y1="{_fmt(y(v))}" x2="{_L + pw}" y2="{_fmt(y(v))}" stroke="#eee"/>')
     parts.append(f'<text x="{_L + pw / 2}" y="{_H - 6}" text-anchor="middle">step (of {max_step})</text>')
     if train:
         path = " ".join(f"{_fmt(x(s))},{_fmt(y(v))}" for s, v in train)
@@ -63,12 +61,10 @@ def loss_curve_svg(
         parts.append(f'<polyline fill="none" stroke="#d62728" stroke-width="1.5" points="{path}"/>')
         for s, v in validation:
             parts.append(f'<circle cx="{_fmt(x(s))}" cy="{_fmt(y(v))}" r="3" fill="#d62728"/>')
-    legend_x = _L + pw - 190
-    parts.append(f'<line x1="{legend_x}" y1="12" x2="{legend_x + 18}" y2="12" stroke="#1f77b4" stroke-width="2"/>')
-    parts.append(f'<text x="{legend_x + 22}" y="16">training loss</text>')
-    parts.append(
-        f'<line x1="{legend_x + 100}" y1="12" x2="{legend_x + 118}" y2="12" stroke="#d62728" stroke-width="2"/>'
-    )
-    parts.append(f'<text x="{legend_x + 122}" y="16">validation</text>')
+    lx = _L + pw - 190
+    parts.append(f'<line x1="{lx}" y1="12" x2="{lx + 18}" y2="12" stroke="#1f77b4" stroke-width="2"/>')
+    parts.append(f'<text x="{lx + 22}" y="16">training loss</text>')
+    parts.append(f'<line x1="{lx + 100}" y1="12" x2="{lx + 118}" y2="12" stroke="#d62728" stroke-width="2"/>')
+    parts.append(f'<text x="{lx + 122}" y="16">validation</text>')
     parts.append("</svg>")
     return "\n".join(parts)

@@ -59,7 +59,9 @@ class TrainOutcome:
 
 def require_train_extra() -> None:
     """Fail before any work when TRL, PEFT, datasets or torch is missing."""
-    missing = [m for m in ("torch", "transformers", "trl", "peft", "datasets") if importlib.util.find_spec(m) is None]
+    missing = [
+        m for m in ("torch", "transformers", "trl", "peft", "datasets") if importlib.util.find_spec(m) is None
+    ]
     if missing:
         raise MissingExtra(f"fine-tuning needs {', '.join(missing)}: {_INSTALL}")
 
@@ -71,9 +73,13 @@ def last_checkpoint(folder: Path) -> Path | None:
     found: list[tuple[int, Path]] = []
     for child in folder.iterdir():
         name = child.name
-        if child.is_dir() and name.startswith("checkpoint-") and name[11:].isdigit():
-            if all((child / f).is_file() for f in _CHECKPOINT_FILES):
-                found.append((int(name[11:]), child))
+        if (
+            child.is_dir()
+            and name.startswith("checkpoint-")
+            and name[11:].isdigit()
+            and last_checkpoint_ok(child)
+        ):
+            found.append((int(name[11:]), child))
     return max(found)[1] if found else None
 
 
@@ -91,7 +97,7 @@ def _progress_callback(total: int, console: Any, start: int) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from transformers import TrainerCallback
 
-    class _Bar(TrainerCallback):  # type: ignore[misc]
+    class _Bar(TrainerCallback):
         def __init__(self) -> None:
             self.progress = Progress(
                 TextColumn("fine-tune"),
@@ -140,13 +146,15 @@ def build_trainer(
     validation_examples: list[dict[str, Any]],
     settings: TrainSettings,
     checkpoints: Path,
-) -> Any:
-    """The ``SFTTrainer`` (LoRA on every linear layer, completion-only loss) before training starts."""
+) -> tuple[Any, str]:
+    """The ``SFTTrainer`` (LoRA on every linear layer, completion-only loss) before training starts,
+    and the device it trains on."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
 
     _quiet_transformers()
     device, dtype = _device()
@@ -199,8 +207,7 @@ def build_trainer(
         peft_config=lora,
     )
     trainer.remove_callback(PrinterCallback)
-    trainer.loopstack_device = device
-    return trainer
+    return trainer, device
 
 
 def train(
@@ -223,7 +230,7 @@ def train(
         if child.is_dir() and child.name.startswith("checkpoint-") and not last_checkpoint_ok(child):
             shutil.rmtree(child, ignore_errors=True)  # half-written by a killed run
     resume = last_checkpoint(checkpoints)
-    trainer = build_trainer(base, train_examples, validation_examples, settings, checkpoints)
+    trainer, device = build_trainer(base, train_examples, validation_examples, settings, checkpoints)
     resumed_from = int(resume.name[11:]) if resume is not None else None
     if progress:
         total = _planned_steps(len(train_examples), settings)
@@ -252,7 +259,7 @@ def train(
         ],
         steps=int(trainer.state.global_step),
         resumed_from_step=resumed_from,
-        device=trainer.loopstack_device,
+        device=device,
         seconds=time.perf_counter() - started,
     )
 
@@ -275,7 +282,8 @@ def check_generates(folder: Path, messages: list[dict[str, str]]) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model.eval()
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
@@ -285,5 +293,4 @@ def check_generates(folder: Path, messages: list[dict[str, str]]) -> str:
             do_sample=False,
             pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
         )
-    decoded: str = tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    return decoded
+    return str(tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopstack.errors import InvalidInput, LoopstackError
 from loopstack.flywheel._finetune_data import Examples
+
+if TYPE_CHECKING:
+    from loopstack.flywheel._finetune import FinetuneResult
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _DONE = ("succeeded", "failed", "cancelled")
@@ -61,7 +64,7 @@ def openai_finetune(
     api_key_env: str = "OPENAI_API_KEY",
     poll_interval: float = 10.0,
     timeout: float = 48 * 3600.0,
-) -> Any:
+) -> FinetuneResult:
     """Run the job and register its model; returns a :class:`FinetuneResult` (backend ``openai``)."""
     from loopstack.flywheel._finetune import FinetuneResult
     from loopstack.models._finetuned import FinetunedModel, register_finetuned
@@ -70,7 +73,8 @@ def openai_finetune(
     model_id = base.removeprefix("openai/")
     if base.startswith("local/") or "/" in model_id:
         raise InvalidInput(
-            f"--base {base!r}: the OpenAI backend fine-tunes an OpenAI model, e.g. --base gpt-4o-mini-2024-07-18"
+            f"--base {base!r}: the OpenAI backend fine-tunes an OpenAI model, "
+            "e.g. --base gpt-4o-mini-2024-07-18"
         )
     started = time.monotonic()
     with _client(base_url, api_key, api_key_env) as http:
@@ -94,7 +98,13 @@ def openai_finetune(
                 http.post(
                     "/files",
                     data={"purpose": "fine-tune"},
-                    files={"file": (f"{dataset}-validation.jsonl", chat_jsonl(examples.validation), "application/jsonl")},
+                    files={
+                        "file": (
+                            f"{dataset}-validation.jsonl",
+                            chat_jsonl(examples.validation),
+                            "application/jsonl",
+                        )
+                    },
                 ),
                 "uploading the validation file",
             )
@@ -102,7 +112,9 @@ def openai_finetune(
         job = _check(http.post("/fine_tuning/jobs", json=body), "creating the job")
         while job.get("status") not in _DONE:
             if time.monotonic() - started > timeout:
-                raise LoopstackError(f"OpenAI fine-tuning job {job['id']} did not finish within {timeout:g} s")
+                raise LoopstackError(
+                    f"OpenAI fine-tuning job {job['id']} did not finish within {timeout:g} s"
+                )
             time.sleep(poll_interval)
             job = _check(http.get(f"/fine_tuning/jobs/{job['id']}"), "polling the job")
     if job["status"] != "succeeded" or not job.get("fine_tuned_model"):

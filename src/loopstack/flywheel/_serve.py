@@ -70,7 +70,10 @@ class ChatRequest(BaseModel):
         return out
 
     def chat(self) -> list[dict[str, str]]:
-        return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in self.messages]
+        return [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+            for m in self.messages
+        ]
 
 
 def _error(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
@@ -145,7 +148,11 @@ def create_openai_app(model: str, *, name: str | None = None) -> FastAPI:
 
 def _usage(response: Any) -> dict[str, int]:
     u = response.usage
-    return {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.total_tokens}
+    return {
+        "prompt_tokens": u.input_tokens,
+        "completion_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+    }
 
 
 async def _stream(

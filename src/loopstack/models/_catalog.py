@@ -39,9 +39,8 @@ def catalog() -> dict[str, Any]:
                 "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
             }
         )
-    from loopstack.models._local import ALIASES
-
     from loopstack.models._finetuned import finetuned_models
+    from loopstack.models._local import ALIASES
 
     known = [f"local/{alias}" for alias in sorted(ALIASES)]
     known += [m.model for m in finetuned_models()]

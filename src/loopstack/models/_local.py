@@ -80,7 +80,9 @@ def resolve_source(model: str) -> tuple[Path, str | None]:
     tuned = finetuned_model(model)
     if tuned is not None and tuned.path:
         if not (Path(tuned.path) / "config.json").is_file():
-            raise UnknownModel(f"local/{model}: its registered folder {tuned.path} is gone; fine-tune it again")
+            raise UnknownModel(
+                f"local/{model}: its registered folder {tuned.path} is gone; fine-tune it again"
+            )
         return Path(tuned.path), None
     path = Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
