@@ -26,6 +26,7 @@ def add_call(
     environment: str | None = None,
     messages: list[dict[str, str]] | None = None,
     project: str = "default",
+    error: bool = False,
 ) -> tuple[str, str]:
     """A trace with a root span and one model call under it; ``(trace_id, model call span_id)``."""
     start = start or datetime.now(UTC) - timedelta(minutes=5)
@@ -58,6 +59,7 @@ def add_call(
         kind="CLIENT",
         attributes=attrs,
         resource=resource,
+        status_code="ERROR" if error else "OK",
     )
     write_spans(store, store.project_id(project), [root, call])
     return trace_id, span_id

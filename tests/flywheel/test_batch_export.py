@@ -103,8 +103,11 @@ def test_a_results_file_with_no_usable_line_is_an_error(store: Store, tmp_path: 
     assert result.exit_code == 1 and "does not exist" in str(result.exception)
 
 
-def test_the_batch_file_is_masked_by_the_project_pii_policy(store: Store, tmp_path: Path) -> None:
+def test_the_batch_file_is_masked_by_the_project_pii_policy(tmp_path: Path) -> None:
     from loopstack.safety import disable_pii_policy, set_project_pii_policy
+    from loopstack.store import get_store
+
+    store = get_store()  # SQLite only: the policy is not a store concern, and Presidio is slow to load
 
     item = DatasetItem(key="a", input={"review": "Refund me, mail jane.doe@example.com"})
     DatasetRepository(store).push("reviews", [item])

@@ -35,6 +35,7 @@ def traffic(store: Store) -> dict[str, tuple[str, str]]:
             prompt=("triage", 2),
             model="openai/gpt-4o",
             user="u-7",
+            error=True,
         ),
         "other_prompt": add_call(
             store, variables={"text": "long text"}, output="short", prompt=("summary", 1)
@@ -85,6 +86,8 @@ def test_each_filter_selects_its_calls(store: Store, traffic: dict[str, tuple[st
     assert _keys(_run(store, text="pricey")) == {span["corrected"]}
     assert _keys(_run(store, session="s-9")) == {span["corrected"]}
     assert _keys(_run(store, user="u-7")) == {span["rejected"]}
+    assert _keys(_run(store, status="error")) == {span["rejected"]}
+    assert span["rejected"] not in _keys(_run(store, status="ok"))
     assert span["old"] not in _keys(_run(store, start=NOW - timedelta(days=7)))
     assert _keys(_run(store, end=(NOW - timedelta(days=7)).isoformat())) == {span["old"]}
     assert _keys(_run(store, environment="eval")) == {span["eval"]}

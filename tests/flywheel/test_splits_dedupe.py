@@ -58,12 +58,12 @@ def test_near_duplicates_are_removed_at_the_threshold(store: Store) -> None:
         "I love the new dark mode, it looks great.",
         "Please add an export to CSV.",
     ]
-    for t in texts:
-        add_call(store, variables={"review": t}, output="x")
+    calls = [add_call(store, variables={"review": t}, output="x") for t in texts]
+    feedback(store, calls[1][0], "correction", "bug", data_type="text")
     report = curate("d", dedupe_threshold=0.95, splits=None, store=store)
     kept = sorted(i.input["review"] for i in report.items)
     assert len(kept) == 3 and texts[2] in kept and texts[3] in kept
-    assert sum(t.startswith("The app crashes") for t in kept) == 1
+    assert texts[1] in kept and texts[0] not in kept  # of the two, the one with a human answer stays
     # an input already in the dataset is a duplicate for later runs too
     add_call(store, variables={"review": "i love the new dark mode - it looks great"}, output="x")
     again = curate("d", dedupe_threshold=0.9, splits=None, store=store)

@@ -24,7 +24,8 @@ Public API (what the fine-tuning and comparison steps build on):
   messages (training and serving must use the same one);
 * ``training_set(dataset, *, version, split, system_prompt, prompt, labels, teacher, ...) ->
   TrainingSet`` (``.examples``, ``.openai_chat_records()``, ``.to_hf()``), ``export_dataset(dataset,
-  path, format=...)`` and ``write_training_set``.
+  path, format=...)`` and ``write_training_set``; ``teacher_answers(dataset, teacher=None)`` gives the
+  newest teacher label per item key (for student-vs-teacher agreement).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         TrainingExample,
         TrainingSet,
         export_dataset,
+        teacher_answers,
         training_set,
         write_training_set,
     )
@@ -69,6 +71,7 @@ _LAZY = {
     "TrainingExample": "loopstack.flywheel.export",
     "TrainingSet": "loopstack.flywheel.export",
     "export_dataset": "loopstack.flywheel.export",
+    "teacher_answers": "loopstack.flywheel.export",
     "training_set": "loopstack.flywheel.export",
     "write_training_set": "loopstack.flywheel.export",
     "LabelReport": "loopstack.flywheel.label",
@@ -121,6 +124,7 @@ __all__ = [
     "resolve_prompt",
     "span_criteria",
     "target_text",
+    "teacher_answers",
     "to_chat_messages",
     "training_set",
     "write_training_set",

@@ -12,7 +12,8 @@ The pipeline, in order (``--dry-run`` prints the count after each step):
    then the newest;
 4. sampling: a seeded share of what is left (by a hash of the span id, so it is stable);
 5. near duplicates (all-MiniLM-L6-v2 cosine ≥ the threshold) of an item kept or in the dataset are
-   dropped, walking in a seeded random order until ``limit`` items are kept;
+   dropped, walking items with a correction first, then accepted ones, then the rest (each group in a
+   seeded random order) until ``limit`` items are kept — so a limit takes labelled items first;
 6. the new items get frozen splits (``_splits``) and are added as one new dataset version.
 """
 
@@ -170,12 +171,13 @@ def curate(
     """Add the production model calls ``criteria`` selects to dataset ``dataset`` (created if new).
 
     ``criteria`` comes from :func:`span_criteria` (time, prompt, model, feedback, score range, text,
-    session, user). ``sample`` keeps that seeded share of the candidates, ``limit`` at most that many
-    new items; ``dedupe_threshold`` is the cosine similarity for near duplicates (None: exact
-    duplicates only); ``splits`` the target shares (None: no splits), ``stratify`` the label field to
-    stratify them by (looked up in the expected output, then the input). Each item keeps its source
-    trace and span; items already in the dataset keep their splits. ``dry_run`` computes everything
-    and writes nothing. An empty filter result is an error that says where the count fell to 0.
+    session, user). ``sample`` keeps that seeded share of the candidates; ``limit`` adds at most that
+    many (those with a human answer first); ``dedupe_threshold`` is the cosine similarity of near
+    duplicates (None: exact duplicates only); ``splits`` the target shares (None: no splits) and
+    ``stratify`` the label field they are stratified by (in the expected output, else the input).
+    Each item keeps its source trace and span; items already in the dataset keep their splits.
+    ``dry_run`` computes everything and writes nothing. An empty filter result is an error that says
+    where the count fell to 0.
     """
     from loopstack.config import get_settings
 
@@ -212,7 +214,9 @@ def curate(
         fresh = [c for c in fresh if _hash(seed, c.item.key) < sample]
         steps.append((f"sampled {sample:.0%} (seed {seed})", len(fresh)))
 
-    fresh.sort(key=lambda c: _hash(seed + 1, c.item.key))
+    # Items with a human answer first (a correction, then an accepted output), each group in a seeded
+    # random order: of near duplicates the labelled one is kept, and a limit takes labelled items first.
+    fresh.sort(key=lambda c: (_PREFERENCE[c.expected_from], _hash(seed + 1, c.item.key)))
     if dedupe_threshold is not None and fresh:
         fresh, _ = near_unique(
             fresh,

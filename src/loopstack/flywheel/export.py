@@ -85,6 +85,25 @@ class TrainingSet:
         return HFDataset.from_list([ex.record() for ex in self.examples])
 
 
+def teacher_answers(
+    dataset: str,
+    *,
+    teacher: str | None = None,
+    prompt: str | None = None,
+    store: Store | None = None,
+    project: str | None = None,
+) -> dict[str, TeacherLabel]:
+    """The newest teacher label of each item of ``dataset`` by item key (of ``teacher`` and ``prompt``,
+    ``name@version``, when given): what a student is compared against for agreement with its teacher."""
+    from loopstack.config import get_settings
+
+    store = store or get_store()
+    project = project or get_settings().project
+    return _teacher_answers(
+        store, project, DatasetRepository(store, project).get(dataset).id, teacher, prompt
+    )
+
+
 def _teacher_answers(
     store: Store, project: str, dataset_id: str, teacher: str | None, teacher_prompt: str | None
 ) -> dict[str, TeacherLabel]:

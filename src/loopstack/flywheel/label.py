@@ -56,6 +56,8 @@ class LabelReport:
     message: str | None = None
     """A line saying why it stopped, or the first item error."""
     error_samples: list[str] = field(default_factory=list)
+    writes: int = 0
+    """Transactions the labels were stored in (the writer groups whatever finished meanwhile)."""
 
     @property
     def remaining(self) -> int:
@@ -158,8 +160,17 @@ def plan_labels(
         params=request_params,
         labels=labels,
     )
+    if resolved is not None:  # a template variable missing from an item fails before any call
+        needed = resolved.variables
+        for item in todo:
+            missing = sorted(needed - set(item.input))
+            if missing:
+                raise InvalidInput(
+                    f"dataset {dataset!r} item {item.key!r} lacks {', '.join(map(repr, missing))}, "
+                    f"needed by prompt {resolved.name}@{resolved.version}"
+                )
     if todo:
-        plan.request(todo[0])  # a template variable missing from the items fails before any call
+        plan.request(todo[0])  # a bad parameter fails here too
     return plan
 
 
@@ -246,6 +257,7 @@ class _Job:
             await asyncio.gather(*workers, return_exceptions=True)
             self.progress.stop()
             await writer.close()
+            self.report.writes = writer.batches
 
     async def _worker(self, items: Iterator[DatasetItem], writer: Any) -> None:
         for item in items:
