@@ -81,6 +81,19 @@ class DemoReport:
         return steps
 
 
+def _use_all_cores(model: str) -> None:
+    """The demo owns its process: let a local model compute on every core (the provider's default
+    keeps one free for an app's event loop)."""
+    if not model.startswith("local/"):
+        return
+    import os
+
+    from loopstack.models import get_model
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    get_model(model, threads=max(1, min(8, cores)))
+
+
 def _gold(item: Any) -> dict[str, Any]:
     return {f: item.expected[f] for f in FIELDS}
 
