@@ -208,6 +208,7 @@ def run_demo(
     train = datasets.items(DATASET_NAME, split="train")
     if datasets.exists(TRAFFIC_DATASET):
         datasets.delete(TRAFFIC_DATASET)  # a fresh run curates fresh traffic
+    _use_all_cores(model)
     counts = asyncio.run(simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed))
     step(
         f"Production: {len(train)} reviews triaged by triage@production (v{v2.version}) on {model}, traced",
@@ -266,6 +267,7 @@ def run_demo(
     )
 
     t0 = time.perf_counter()
+    _use_all_cores(f"local/{STUDENT_NAME}")
     comparison = asyncio.run(
         compare_student(
             student=f"local/{STUDENT_NAME}",
