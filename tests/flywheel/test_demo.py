@@ -14,6 +14,7 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
     from loopstack.prompts import PromptRegistry
     from loopstack.store import get_store
     from loopstack.store.datasets import DatasetRepository
+    from loopstack.tracing import init, shutdown
 
     rows = [
         json.loads(x)
@@ -29,9 +30,13 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
         mapping[f"Review: {r['review']}"] = json.dumps(answer)
     get_model("mock/prod", mapping=mapping)
     said: list[str] = []
-    report = run_demo(
-        model="mock/prod", teacher="mock/prod", base=f"local/{tiny_model}", epochs=1, say=said.append
-    )
+    init()  # trace into this test's home (an earlier test may have started tracing elsewhere)
+    try:
+        report = run_demo(
+            model="mock/prod", teacher="mock/prod", base=f"local/{tiny_model}", epochs=1, say=said.append
+        )
+    finally:
+        shutdown()
 
     titles = [t for t, _, _ in report.steps]
     assert titles[0].startswith("Production: 160 reviews triaged by triage@production (v2)")

@@ -118,6 +118,7 @@ async def simulate_traffic(
 ) -> dict[str, int]:
     """One traced call per item on ``prompt``; a seeded share of users accept right answers and correct
     wrong ones with the gold label. Returns counts of accepted, corrected and silent calls."""
+    from loopstack.evals.scorers._json import values_match
     from loopstack.models import get_model
     from loopstack.tracing import current_trace_id, ensure_init, feedback, flush, span
 
@@ -138,7 +139,7 @@ async def simulate_traffic(
             counts["no feedback"] += 1
             return
         got, gold = _parsed(answer.text), _gold(item)
-        if isinstance(got, dict) and all(got.get(f) == gold[f] for f in FIELDS):
+        if isinstance(got, dict) and all(f in got and values_match(got[f], gold[f]) for f in FIELDS):
             feedback(trace_id, "user", "accept")
             counts["accepted"] += 1
         else:
