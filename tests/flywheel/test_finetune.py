@@ -36,6 +36,9 @@ def test_loss_goes_down_and_the_model_is_registered_and_generates(tiny_model: Pa
     assert entry is not None and entry.model == "local/tiny-student" and entry.messages == result.messages
     answer = asyncio.run(get_model("local/tiny-student").generate("text: the app is great", max_tokens=6))
     assert answer.usage.output_tokens >= 1
+    from loopstack.models import catalog
+
+    assert "local/tiny-student" in catalog()["models"]  # loopstack models lists it
     report = json.loads((result.output / "report.json").read_text())
     assert report["model"] == "local/tiny-student"
 
