@@ -97,6 +97,9 @@ def test_a_results_file_with_no_usable_line_is_an_error(store: Store, tmp_path: 
     bad.write_text("garbage\n[1, 2]\n")
     with pytest.raises(InvalidInput, match=r"no usable result in 2 lines \(line 1: "):
         import_batch("reviews", bad, teacher=TEACHER, store=store)
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(InvalidInput, match="is empty"):
+        import_batch("reviews", tmp_path / "empty.jsonl", teacher=TEACHER, store=store)
     result = CliRunner().invoke(
         cli, ["label", "reviews", "--teacher", TEACHER, "--batch-import", str(tmp_path / "missing.jsonl")]
     )

@@ -209,7 +209,9 @@ def import_batch(
                     source="batch",
                 )
             )
-    if report.lines and not labels and report.errors and not report.duplicates:
+    if report.lines == 0:
+        raise InvalidInput(f"{path}: the Batch results file is empty")
+    if not labels and report.errors and not report.duplicates:
         first_line, first = report.errors[0]
         raise InvalidInput(f"{path}: no usable result in {report.lines} lines (line {first_line}: {first})")
     for start in range(0, len(labels), 1000):
