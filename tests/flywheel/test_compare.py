@@ -123,9 +123,8 @@ def test_compare_student_and_teacher_on_the_test_split(loopstack_home) -> None:
     assert set(result.student.fields) == {"sentiment", "topic"}
     assert result.teacher.prompt_tokens > 10 * result.student.prompt_tokens
     assert result.student.cost_per_1k == 0.02 and result.teacher.cost_per_1k == 0.0
-    assert result.paired.n == 60 and result.paired.mean_diff == pytest.approx(
-        result.student.quality - result.teacher.quality
-    )
+    assert result.paired.n == 120 and result.paired.n_clusters == 60  # 60 items x 2 fields, by item
+    assert result.paired.mean_diff == pytest.approx(result.student.quality - result.teacher.quality)
     assert result.verdict == non_inferiority(result.paired, 0.05)
     assert 0 < result.exact_match < 1 and all(k is not None for k in result.kappa.values())
     text = "\n".join(result.lines())
@@ -148,3 +147,30 @@ def test_a_dataset_without_gold_objects_is_refused_before_any_call(loopstack_hom
             compare_student(student="mock/s2", teacher="mock/t2", dataset="plain", student_prompt="p")
         )
     assert teacher.provider.calls == 0
+
+
+def test_field_level_pairing_backs_a_verdict_where_per_item_averages_cannot() -> None:
+    from loopstack.flywheel._compare import field_paired
+    from loopstack.store.runs import RunItemRecord, ScoreRow
+
+    def item(key: str, passed: list[bool]) -> RunItemRecord:
+        scores = [
+            ScoreRow(name=f"fields.{f}", data_type="boolean", value=float(p))
+            for f, p in zip("ab", passed, strict=True)
+        ]
+        scores.append(ScoreRow(name="fields", data_type="numeric", value=sum(passed) / 2))
+        return RunItemRecord(
+            "", "", key, 0, {}, None, "", None, None, None, None, None, False, None, None, None, scores
+        )
+
+    # 48 items; the student fixes one field on 20 of them and breaks nothing: only 20 items change
+    teacher = [item(f"r{i}", [True, i >= 20]) for i in range(48)]
+    student = [item(f"r{i}", [True, True]) for i in range(48)]
+    per_item = paired_comparison(
+        {t.item_key: t.score("fields").value for t in teacher},
+        {s.item_key: s.score("fields").value for s in student},
+    )
+    assert non_inferiority(per_item, 0.05).verdict == "cannot back a verdict"  # 20 < 30 changed items
+    paired = field_paired(teacher, student, ["a", "b"])
+    assert paired.n_clusters == 48 and paired.mean_diff == pytest.approx(20 / 96)
+    assert non_inferiority(paired, 0.05).verdict == "non-inferior" and paired.ci_low > 0

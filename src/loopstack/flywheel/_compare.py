@@ -1,8 +1,9 @@
 """Student vs teacher on the held-out split: quality, agreement, tokens, latency, cost, and a verdict.
 
 Both sides run through the eval runner (so their answers, scores and spans are ordinary stored runs),
-one after the other so neither's latency includes the other's load. Quality is the paired comparison
-the eval compare uses (``evals._outcome.compare`` over the same scorer), and the question a team asks —
+one after the other so neither's latency includes the other's load. Quality is a paired comparison on
+the eval's own statistics (``stats.paired_comparison`` over the ``json_field_match`` scores: each
+item's fields as pass/fail, clustered by item), and the question a team asks —
 is the student *not worse* than the teacher by more than δ? — is answered by ``non_inferiority``, the
 one function every surface renders: the lower bound of the paired 95% CI must clear ``-δ``.
 """
@@ -144,7 +145,8 @@ class StudentTeacher:
         out.append(
             f"Paired difference (student - teacher): {p.mean_diff:+.3f}, "
             f"95% CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}] "
-            f"({p.method}; {p.wins} better, {p.ties} same, {p.losses} worse)"
+            f"({p.method} by item, {p.n_clusters} items x {len(s.fields)} fields; "
+            f"{p.wins} fields better, {p.ties} same, {p.losses} worse)"
         )
         kappas = ", ".join(f"{f} {_k(k)}" for f, k in self.kappa.items())
         out.append(f"Agreement with the teacher: exact match {self.exact_match:.2f}; Cohen's kappa {kappas}")
@@ -305,7 +307,6 @@ async def compare_student(
     student's, which compares two models on one prompt).
     """
     from loopstack.config import get_settings
-    from loopstack.evals._outcome import compare
     from loopstack.evals.runner import run_suite
     from loopstack.models._finetuned import finetuned_model
     from loopstack.store.runs import RunRepository
@@ -337,7 +338,7 @@ async def compare_student(
     repo = RunRepository(store, project)
     t_sum, s_sum = results["teacher"].runs[0], results["student"].runs[0]
     t_items, s_items = repo.items(t_sum.run.id), repo.items(s_sum.run.id)
-    paired = compare(t_sum.run, t_items, s_sum.run, s_items).scores[QUALITY]
+    paired = field_paired(t_items, s_items, fields)
 
     def label(entry: Any) -> str:
         return (
@@ -359,6 +360,30 @@ async def compare_student(
         exact_match=exact,
         verdict=non_inferiority(paired, margin),
     )
+
+
+def field_paired(teacher: list[Any], student: list[Any], fields: list[str]) -> PairedComparison:
+    """Student minus teacher in mean field accuracy, as the paired comparison of every (item, field)
+    pass/fail clustered by item (``stats.paired_comparison`` with clusters: CR1, t(G-1)).
+
+    Its mean difference is exactly the difference in mean field accuracy (every item has the same
+    fields), and because the values are pass/fail it backs a verdict on the few dozen items a held-out
+    split has, where the per-item average (a continuous score) needs 30 changed items first.
+    """
+    from loopstack.evals.stats import paired_comparison
+
+    def values(items: list[Any]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for it in items:
+            for f in fields:
+                s = it.score(f"{QUALITY}.{f}") if it.error is None else None
+                if s is not None and s.error is None and s.value is not None:
+                    out[f"{it.item_key}\x1f{f}"] = float(s.value)
+        return out
+
+    t, s = values(teacher), values(student)
+    clusters: dict[str, str | None] = {k: k.split("\x1f")[0] for k in t.keys() | s.keys()}
+    return paired_comparison(t, s, kind="binary", clusters=clusters)
 
 
 def _empty_paired() -> PairedComparison:
