@@ -12,6 +12,7 @@ def test_models_page_shows_the_student_and_its_loss_curve(client: httpx.Client, 
     from loopstack.models._finetuned import FinetunedModel, register_finetuned
 
     assert "No fine-tuned models yet" in client.get("/ui/models").text
+    loopstack_home.mkdir(parents=True, exist_ok=True)
     curve = loopstack_home / "curve.svg"
     curve.write_text(loss_curve_svg([(1, 2.0), (2, 1.0)], [(2, 1.2)], title="s <b>"))
     register_finetuned(
