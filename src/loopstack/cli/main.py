@@ -43,6 +43,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Online evaluators on production spans; backfill.",
     ),
     "alerts": ("loopstack.cli.alerts", "alerts", "Alert rules over rolling windows, their firings."),
+    "finetune": ("loopstack.cli.finetune", "finetune", "Fine-tune a small model on a dataset (TRL + LoRA)."),
+    "flywheel": ("loopstack.cli.flywheel", "flywheel", "Student vs teacher, promote the student, the demo."),
+    "serve-model": (
+        "loopstack.cli.serve_model",
+        "serve_model",
+        "Serve any model as an OpenAI-compatible /v1/chat/completions.",
+    ),
     "label": ("loopstack.cli.label", "label", "Label a dataset with a teacher model (live or OpenAI Batch)."),
     "rollout": ("loopstack.cli.rollout", "rollout", "Ramp a prompt version with an A/B test; roll back."),
     "judge": ("loopstack.cli.judge", "judge", "Calibrate an LLM judge against human labels (κ, α)."),

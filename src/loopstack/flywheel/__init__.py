@@ -83,6 +83,15 @@ _LAZY = {
 }
 
 
+# -- parts 4-7: fine-tune, student vs teacher, serve, promote, the demo ---------------------------
+_TRAIN = {
+    "FinetuneResult": "loopstack.flywheel._finetune",
+    "finetune": "loopstack.flywheel._finetune",
+    "loss_curve_svg": "loopstack.flywheel._finetune_curve",
+}
+_LAZY.update(_TRAIN)
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
@@ -120,3 +129,4 @@ __all__ = [
     "training_set",
     "write_training_set",
 ]
+__all__ += sorted(_TRAIN)

@@ -39,9 +39,11 @@ def catalog() -> dict[str, Any]:
                 "doc": (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "",
             }
         )
+    from loopstack.models._finetuned import finetuned_models
     from loopstack.models._local import ALIASES
 
     known = [f"local/{alias}" for alias in sorted(ALIASES)]
+    known += [m.model for m in finetuned_models()]
     known += [
         "local/<path to a transformers folder or .gguf file>",
         "mock/<name>",

@@ -75,6 +75,15 @@ def resolve_source(model: str) -> tuple[Path, str | None]:
     """(folder, gguf file or None) for an alias, a ``.gguf`` file or a transformers folder."""
     if model in ALIASES:
         return ALIASES[model]()
+    from loopstack.models._finetuned import finetuned_model
+
+    tuned = finetuned_model(model)
+    if tuned is not None and tuned.path:
+        if not (Path(tuned.path) / "config.json").is_file():
+            raise UnknownModel(
+                f"local/{model}: its registered folder {tuned.path} is gone; fine-tune it again"
+            )
+        return Path(tuned.path), None
     path = Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return path.parent.resolve(), path.name
@@ -85,9 +94,25 @@ def resolve_source(model: str) -> tuple[Path, str | None]:
         if len(ggufs) == 1:
             return path.resolve(), ggufs[0].name
     raise UnknownModel(
-        f"local/{model}: not a known local model ({', '.join(sorted(ALIASES))}), a .gguf file, "
-        "or a transformers model folder"
+        f"local/{model}: not a known local model ({', '.join(sorted(ALIASES))}), a registered fine-tune, "
+        "a .gguf file, or a transformers model folder"
     )
+
+
+def hf_folder(model: str) -> Path:
+    """A transformers folder for ``model`` (the part after ``local/``), converting a GGUF file once.
+
+    Fine-tuning starts from it: the bundled SmolLM2 is a GGUF file, trained as its de-quantized folder.
+    """
+    folder, gguf_file = resolve_source(model)
+    if gguf_file is None:
+        return folder
+    cached = _converted_dir(folder, gguf_file)
+    if not (cached / "config.json").is_file():
+        _load(folder, gguf_file, default_threads())  # converts and saves the folder as a side effect
+    if not (cached / "config.json").is_file():
+        raise UnknownModel(f"local/{model}: could not write its converted folder {cached}")
+    return cached
 
 
 def default_threads() -> int:

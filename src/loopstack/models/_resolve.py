@@ -97,10 +97,13 @@ def get_model(model: str | Model, **options: Any) -> Model:
     return instance
 
 
-def forget_models() -> None:
-    """Drop every cached Model instance (tests; a changed configuration)."""
+def forget_models(model: str | None = None) -> None:
+    """Drop the cached Model instance of ``model``, or every one (tests; a changed configuration)."""
     with _lock:
-        _instances.clear()
+        if model is None:
+            _instances.clear()
+        else:
+            _instances.pop(model, None)
 
 
 async def complete(model: str | Model, request: RequestLike, **kwargs: Any) -> ModelResponse:

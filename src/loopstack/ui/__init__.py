@@ -28,6 +28,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _evalform,
         _experiments,
         _login,
+        _models,
         _monitor,
         _playground,
         _prompts,
@@ -53,6 +54,7 @@ def create_router(store: Store | None = None, *, context: UIContext | None = Non
         _sessions,
         _annotate,
         _monitor,
+        _models,
         _rollouts,
         _login,
     ):

@@ -1,0 +1,104 @@
+"""Training examples from dataset items: the student's prompt rendered, the expected output as the answer.
+
+The student is trained on exactly the messages it will be served with (``student_messages``): a short
+system prompt and a user template of the item's input variables, no few-shot examples. Each example is
+TRL's conversational prompt-completion shape, so the loss falls on the assistant's tokens only.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loopstack.errors import InvalidInput
+from loopstack.store.datasets import DatasetItem
+
+DEFAULT_SYSTEM_PROMPT = "Answer with one line of JSON and nothing else."
+#: Splits whose items are trained on, and held out to measure validation loss.
+TRAIN_SPLITS = ("train",)
+VALIDATION_SPLITS = ("validation", "val", "dev")
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Training and validation examples, and what was left out and why."""
+
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+    skipped: dict[str, int]
+    """Reason -> number of items left out (no expected output, a test item, ...)."""
+    validation_source: str
+    """``validation split`` or ``held out from train (10%)``."""
+
+
+def student_messages(system_prompt: str | None, input_keys: Sequence[str]) -> list[dict[str, str]]:
+    """The student's prompt: the system prompt, then the input as ``flywheel.chat.render_user`` writes
+    it (one variable: its text; several: one ``key: value`` line each), as a template to register."""
+    keys = list(input_keys)
+    user = f"{{{{ {keys[0]} }}}}" if len(keys) == 1 else "\n".join(f"{k}: {{{{ {k} }}}}" for k in keys)
+    return [
+        {"role": "system", "content": system_prompt or DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]
+
+
+def input_keys(items: Sequence[DatasetItem]) -> list[str]:
+    """The input variables the items share, in the first item's order."""
+    if not items:
+        return []
+    keys = list(items[0].input)
+    return [k for k in keys if all(k in it.input for it in items)]
+
+
+def student_prompt(messages: list[dict[str, str]]) -> Any:
+    from loopstack.prompts.prompt import Prompt
+
+    return Prompt(name="student", version=0, messages=messages)
+
+
+def build_examples(
+    dataset: str,
+    messages: list[dict[str, str]],
+    *,
+    seed: int = 0,
+    store: Any = None,
+    project: str | None = None,
+    version: int | None = None,
+) -> Examples:
+    """Examples of ``dataset`` rendered by ``flywheel.training_set`` with the student's prompt (the
+    human expected output, else the teacher's label, is the answer). The train split (or every item
+    without a split) is trained on; the validation split measures validation loss (without one, 10% of
+    train held out by ``seed``). Test items are never used. No usable item is an error, raised here."""
+    from loopstack.flywheel.export import training_set
+
+    tset = training_set(
+        dataset, version=version, prompt=student_prompt(messages), store=store, project=project
+    )
+    skipped: dict[str, int] = {}
+    if tset.skipped:
+        skipped["no expected output or teacher label"] = tset.skipped
+    train: list[dict[str, Any]] = []
+    validation: list[dict[str, Any]] = []
+    for ex in tset.examples:
+        if ex.split is not None and ex.split not in TRAIN_SPLITS + VALIDATION_SPLITS:
+            skipped[f"{ex.split} split"] = skipped.get(f"{ex.split} split", 0) + 1
+            continue
+        example = {"prompt": ex.messages[:-1], "completion": ex.messages[-1:], "key": ex.key}
+        (validation if ex.split in VALIDATION_SPLITS else train).append(example)
+    if not train:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items())) or "it has no items"
+        raise InvalidInput(f"dataset {dataset!r}: no valid training examples ({why})")
+    source = "validation split"
+    if not validation and len(train) >= 10:
+        rng = random.Random(seed)
+        order = list(range(len(train)))
+        rng.shuffle(order)
+        held = set(order[: max(1, len(train) // 10)])
+        validation = [e for i, e in enumerate(train) if i in held]
+        train = [e for i, e in enumerate(train) if i not in held]
+        source = "held out from train (10%)"
+    elif not validation:
+        source = "none (fewer than 10 examples)"
+    return Examples(train, validation, skipped, source)

@@ -1,0 +1,296 @@
+"""The local backend's training step: TRL ``SFTTrainer`` with a PEFT LoRA adapter, checkpointed.
+
+Loss falls on the assistant's tokens only: the examples are conversational prompt-completion pairs, and
+TRL masks every token up to where the rendered prompt (with its generation prompt) ends, which works
+with any chat template (no ``{% generation %}`` markers needed). Checkpoints are written every
+``save_steps`` steps into ``<output>/checkpoints``; a run started again on the same output folder resumes
+from the newest complete one. torch, transformers, TRL and PEFT are imported here only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loopstack.errors import LoopstackError
+from loopstack.models import MissingExtra
+
+_INSTALL = "pip install 'loopstack[train]'"
+#: Files a checkpoint has once transformers finished writing it (the trainer state comes last).
+_CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train (validated by the caller)."""
+
+    epochs: float = 3.0
+    lr: float = 1e-3
+    lora_r: int = 16
+    batch_size: int = 8
+    seed: int = 0
+    save_steps: int = 10
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (tests; a quick look); None = the epochs decide."""
+    max_length: int = 1024
+
+
+@dataclass
+class TrainOutcome:
+    """What training produced: the folders, the loss history, where it resumed from."""
+
+    adapter: Path
+    merged: Path
+    train_loss: list[tuple[int, float]]
+    """(step, loss) for every logged step."""
+    eval_loss: list[tuple[int, float, float]]
+    """(step, epoch, validation loss) after each epoch."""
+    steps: int
+    resumed_from_step: int | None
+    device: str
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def require_train_extra() -> None:
+    """Fail before any work when TRL, PEFT, datasets or torch is missing."""
+    missing = [
+        m for m in ("torch", "transformers", "trl", "peft", "datasets") if importlib.util.find_spec(m) is None
+    ]
+    if missing:
+        raise MissingExtra(f"fine-tuning needs {', '.join(missing)}: {_INSTALL}")
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder (a half-written one, from a kill, is skipped)."""
+    if not folder.is_dir():
+        return None
+    found: list[tuple[int, Path]] = []
+    for child in folder.iterdir():
+        name = child.name
+        if (
+            child.is_dir()
+            and name.startswith("checkpoint-")
+            and name[11:].isdigit()
+            and last_checkpoint_ok(child)
+        ):
+            found.append((int(name[11:]), child))
+    return max(found)[1] if found else None
+
+
+def _device() -> tuple[str, Any]:
+    import torch
+
+    if torch.cuda.is_available():
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return "cuda", dtype
+    return "cpu", torch.float32
+
+
+def _progress_callback(total: int, console: Any, start: int) -> Any:
+    """A TrainerCallback drawing a rich progress bar with the latest training and validation loss."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from transformers import TrainerCallback
+
+    class _Bar(TrainerCallback):
+        def __init__(self) -> None:
+            self.progress = Progress(
+                TextColumn("fine-tune"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[loss]}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            )
+            self.task = self.progress.add_task("train", total=total, completed=start, loss="")
+            self.loss = ""
+            self.eval = ""
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.start()
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            if "loss" in logs:
+                self.loss = f"loss {logs['loss']:.3f}"
+            if "eval_loss" in logs:
+                self.eval = f"  val {logs['eval_loss']:.3f}"
+            self.progress.update(self.task, loss=self.loss + self.eval)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.update(self.task, completed=state.global_step)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.progress.update(self.task, completed=state.global_step)
+            self.progress.stop()
+
+    return _Bar()
+
+
+def _quiet_transformers() -> None:
+    hf_logging: Any = importlib.import_module("transformers.utils.logging")
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    importlib.import_module("datasets").disable_progress_bars()
+
+
+def build_trainer(
+    base: str,
+    train_examples: list[dict[str, Any]],
+    validation_examples: list[dict[str, Any]],
+    settings: TrainSettings,
+    checkpoints: Path,
+) -> tuple[Any, str]:
+    """The ``SFTTrainer`` (LoRA on every linear layer, completion-only loss) before training starts,
+    and the device it trains on."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
+
+    _quiet_transformers()
+    device, dtype = _device()
+    if device == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores))
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    strip = [{k: v for k, v in e.items() if k in ("prompt", "completion")} for e in train_examples]
+    val = [{k: v for k, v in e.items() if k in ("prompt", "completion")} for e in validation_examples]
+    args = SFTConfig(
+        output_dir=str(checkpoints),
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps if settings.max_steps is not None else -1,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.batch_size,
+        learning_rate=settings.lr,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        logging_steps=1,
+        eval_strategy="epoch" if val else "no",
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=2,
+        report_to="none",
+        disable_tqdm=True,
+        bf16=device == "cuda" and dtype == torch.bfloat16,
+        fp16=device == "cuda" and dtype == torch.float16,
+        use_cpu=device == "cpu",
+        activation_checkpointing=False,
+        completion_only_loss=True,
+        max_length=settings.max_length,
+        dataloader_num_workers=0,
+    )
+    lora = LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=2 * settings.lora_r,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(strip),
+        eval_dataset=Dataset.from_list(val) if val else None,
+        processing_class=tokenizer,
+        peft_config=lora,
+    )
+    trainer.remove_callback(PrinterCallback)
+    return trainer, device
+
+
+def train(
+    base: str,
+    train_examples: list[dict[str, Any]],
+    validation_examples: list[dict[str, Any]],
+    settings: TrainSettings,
+    output: Path,
+    *,
+    console: Any = None,
+    progress: bool = False,
+) -> TrainOutcome:
+    """Train a LoRA adapter on ``base`` (a transformers folder or hub id), merge it, save both.
+
+    Resumes from ``output/checkpoints`` when it holds a complete checkpoint.
+    """
+    started = time.perf_counter()
+    checkpoints = output / "checkpoints"
+    for child in checkpoints.iterdir() if checkpoints.is_dir() else []:
+        if child.is_dir() and child.name.startswith("checkpoint-") and not last_checkpoint_ok(child):
+            shutil.rmtree(child, ignore_errors=True)  # half-written by a killed run
+    resume = last_checkpoint(checkpoints)
+    trainer, device = build_trainer(base, train_examples, validation_examples, settings, checkpoints)
+    resumed_from = int(resume.name[11:]) if resume is not None else None
+    if progress:
+        total = _planned_steps(len(train_examples), settings)
+        trainer.add_callback(_progress_callback(total, console, resumed_from or 0))
+    try:
+        trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LoopstackError(f"fine-tuning failed: {first}") from exc
+    tokenizer = trainer.processing_class
+    adapter, merged = output / "adapter", output / "merged"
+    for folder in (adapter, merged):
+        shutil.rmtree(folder, ignore_errors=True)
+    trainer.model.save_pretrained(adapter)
+    tokenizer.save_pretrained(adapter)
+    full = trainer.model.merge_and_unload()
+    full.save_pretrained(merged)
+    tokenizer.save_pretrained(merged)
+    history = trainer.state.log_history
+    return TrainOutcome(
+        adapter=adapter,
+        merged=merged,
+        train_loss=[(int(h["step"]), float(h["loss"])) for h in history if "loss" in h],
+        eval_loss=[
+            (int(h["step"]), float(h["epoch"]), float(h["eval_loss"])) for h in history if "eval_loss" in h
+        ],
+        steps=int(trainer.state.global_step),
+        resumed_from_step=resumed_from,
+        device=device,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def last_checkpoint_ok(folder: Path) -> bool:
+    """Whether a checkpoint folder was written completely."""
+    return all((folder / f).is_file() for f in _CHECKPOINT_FILES)
+
+
+def _planned_steps(n_examples: int, settings: TrainSettings) -> int:
+    import math
+
+    per_epoch = math.ceil(n_examples / settings.batch_size)
+    return settings.max_steps or math.ceil(per_epoch * settings.epochs)
+
+
+def check_generates(folder: Path, messages: list[dict[str, str]]) -> str:
+    """Load a saved model folder and generate a few tokens: nothing is registered that cannot do this."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model.eval()
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(
+            **enc,
+            max_new_tokens=8,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+        )
+    return str(tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))
