@@ -6,7 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
-from tests.flywheel._tiny import build_tiny_model
+
+from flywheel._tiny import build_tiny_model
 
 WORDS_POS = ["great", "love", "fast", "nice", "perfect"]
 WORDS_NEG = ["crash", "slow", "broken", "awful", "bug"]

@@ -61,7 +61,11 @@ def test_the_trace_list_adds_the_model_calls_its_filter_shows(client: TestClient
     _calls(store)
     page = client.get("/ui/traces", params={"negative": "1"})
     assert page.status_code == 200
-    assert "Add 3 model calls matching this filter to the dataset" in page.text
+    # the list itself does not count (that can scan far more than a page); "how many?" does
+    assert "Add the model calls matching this filter to the dataset" in page.text
+    assert 'id="count-curatable"' in page.text
+    counted = client.get("/ui/traces", params={"negative": "1", "count": "1"})
+    assert "Add 3 model calls matching this filter to the dataset" in counted.text
     back = "/ui/traces?negative=1"
     resp = client.post("/ui/traces/curate", data={"dataset": "bad-answers", "back": back}, headers=ORIGIN)
     assert resp.status_code == 200

@@ -61,9 +61,9 @@ def test_the_adapter_loads_on_the_base_and_generates(tiny_model: Path, toy_datas
 def test_loss_falls_on_the_assistant_tokens_only(
     tiny_model: Path, tmp_path: Path, loopstack_home: Path
 ) -> None:
-    from tests.flywheel.conftest import toy_items
     from transformers import AutoTokenizer
 
+    from flywheel.conftest import toy_items
     from loopstack.flywheel._finetune_data import build_examples, student_messages
     from loopstack.flywheel._finetune_train import TrainSettings, build_trainer
     from loopstack.store import get_store

@@ -34,7 +34,8 @@ def test_rollout_page_shows_arms_then_the_rollback_in_the_label_history(
     assert page.status_code == 200
     assert 'id="arm-control"' in page.text and 'id="arm-candidate"' in page.text
     assert "always-valid 95% interval" in page.text and "running" in page.text
-    dash = client.get("/ui/")
+    assert 'href="/ui/analytics?range=24h"' in client.get("/ui/").text
+    dash = client.get("/ui/analytics")
     assert "arm</b> triage candidate v2" in dash.text and "triage v1" in dash.text
     RolloutRunner(store).tick(utcnow())
     page = client.get(f"/ui/rollouts/{ro['id']}")

@@ -57,11 +57,34 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             "Error rate",
             "Feedback rate",
         ]
+        score_charts = [
+            (sc, line_chart(f"Mean {sc.name}", d.buckets, [(sc.name, sc.series)])) for sc in d.scores
+        ]
+        return render(
+            request,
+            "dashboard.html",
+            d=d,
+            rng=rng,
+            ranges=list(RANGES),
+            charts=list(zip(titles, charts, strict=True)),
+            score_charts=score_charts,
+            environment=environment,
+        )
+
+    @router.get("/analytics", response_class=HTMLResponse, name="ui_analytics")
+    def analytics_page(request: Request) -> HTMLResponse:
+        # Its own page: it reads raw spans and feedback per trace (no rollup), which over a 7-day window
+        # of a busy project takes seconds, and the dashboard must stay fast.
+        q = request.query_params
+        rng = q.get("range") or "24h"
+        if rng not in RANGES:
+            rng = "24h"
+        start, end, width = resolve_range(
+            rng, opt_time(q.get("start"), "start"), opt_time(q.get("end"), "end")
+        )
         from loopstack.monitor.analytics import product_analytics
 
-        a_buckets, analytics = product_analytics(
-            ctx.store(), ctx.project(request).id, start, end, d.bucket_seconds
-        )
+        a_buckets, analytics = product_analytics(ctx.store(), ctx.project(request).id, start, end, width)
         acceptance_charts = [
             (
                 kind,
@@ -79,18 +102,13 @@ def add_routes(router: APIRouter, ctx: UIContext) -> None:
             for kind in ("prompt", "model", "arm")
             if any(s.kind == kind for s in analytics)
         ]
-        score_charts = [
-            (sc, line_chart(f"Mean {sc.name}", d.buckets, [(sc.name, sc.series)])) for sc in d.scores
-        ]
         return render(
             request,
-            "dashboard.html",
-            d=d,
+            "analytics.html",
             rng=rng,
             ranges=list(RANGES),
-            charts=list(zip(titles, charts, strict=True)),
-            score_charts=score_charts,
-            environment=environment,
+            start=start,
+            end=end,
             analytics=analytics,
             acceptance_charts=acceptance_charts,
         )
