@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STUB = ROOT / "tests" / "evals" / "openai_stub.py"
 
 
-async def bare_loop(url: str, n: int, concurrency: int) -> float:
-    """The floor: n chat requests over one aiohttp session with a semaphore, nothing else."""
+async def bare_loop(url: str, n: int, concurrency: int, prefix: str = "review") -> float:
+    """The floor: n chat requests over one aiohttp session with a semaphore, nothing else
+    (``prefix`` keeps their texts apart from the items a bench then sends to a stub that counts them)."""
     import aiohttp
 
     sem = asyncio.Semaphore(concurrency)
@@ -32,7 +33,7 @@ async def bare_loop(url: str, n: int, concurrency: int) -> float:
 
         async def one(i: int) -> None:
             async with sem:
-                body = {"model": "stub", "messages": [{"role": "user", "content": f"review {i}"}]}
+                body = {"model": "stub", "messages": [{"role": "user", "content": f"{prefix} {i}"}]}
                 async with session.post(url, json=body) as resp:
                     await resp.json()
 

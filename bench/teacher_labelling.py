@@ -25,24 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STUB = ROOT / "tests" / "evals" / "openai_stub.py"
-
-
-async def bare_loop(url: str, n: int, concurrency: int) -> float:
-    """The floor on this machine right now: n chat requests over one aiohttp session, nothing else."""
-    import aiohttp
-
-    sem = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-
-        async def one(i: int) -> None:
-            async with sem:
-                body = {"model": "stub", "messages": [{"role": "user", "content": f"warm-up {i}"}]}
-                async with session.post(url, json=body) as resp:
-                    await resp.json()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(n)))
-        return time.perf_counter() - started
+sys.path.insert(0, str(Path(__file__).parent))
+from runner_throughput import bare_loop  # noqa: E402  (the same floor as the runner bench)
 
 
 def main() -> None:
@@ -77,7 +61,7 @@ def main() -> None:
         from loopstack.models import get_model
 
         get_model("openai-compatible/stub", base_url=base)
-        bare = asyncio.run(bare_loop(f"{base}/chat/completions", min(n, 2000), conc))
+        bare = asyncio.run(bare_loop(f"{base}/chat/completions", min(n, 2000), conc, prefix="warm-up"))
         bare_ratio = bare / (min(n, 2000) * latency / conc)
         items = [DatasetItem(key=f"i{i:05d}", input={"review": f"review number {i}"}) for i in range(n)]
         DatasetRepository(store).push("bench", items)
