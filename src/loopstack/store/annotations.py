@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from loopstack.errors import InvalidInput, NotFound
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.scores import ScoreInput, ScoreRepository
 from loopstack.store.spans import get_trace_spans
@@ -99,13 +99,8 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-class AnnotationQueueRepository:
+class AnnotationQueueRepository(ProjectRepository):
     """The annotation queues of one project: every caller (CLI, REST, UI) fills and reads them here."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     # -- filling -------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
 from loopstack.errors import InvalidInput
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store.environments import environment_clause
 from loopstack.store.scores import FEEDBACK_SOURCES
 from loopstack.store.tables import scores, spans
@@ -174,13 +174,8 @@ _SPAN_COLUMNS = (
 )
 
 
-class CurationRepository:
+class CurationRepository(ProjectRepository):
     """Read the spans a curation filter selects, and their feedback, in one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def step_counts(self, criteria: SpanCriteria) -> list[tuple[str, int]]:
         """How many spans remain after each filter, in order (the first row: all model calls in range)."""

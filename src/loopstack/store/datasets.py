@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, Row, and_, delete, func, inser
 from sqlalchemy.exc import IntegrityError
 
 from loopstack.errors import InvalidInput, NotFound
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._types import json_default, new_id, utcnow
 from loopstack.store.tables import dataset_items, datasets
 
@@ -119,14 +119,9 @@ def _at_version(version: int) -> ColumnElement[bool]:
     )
 
 
-class DatasetRepository:
+class DatasetRepository(ProjectRepository):
     """Datasets of one project. Every push that changes content makes a new integer version; item rows
     are revisions valid in ``[valid_from, valid_to)``, so any past version can be read back exactly."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     # -- reading ---------------------------------------------------------------------------------------
 

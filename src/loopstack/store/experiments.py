@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import operators
 
 from loopstack.errors import InvalidInput
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._runfilter import Condition, TagTerm, Term, TextTerm, parse_filter
 from loopstack.store._store import Store
 from loopstack.store._types import utcnow
@@ -145,13 +146,11 @@ def _text_match(column: Any, op: str, value: str) -> ColumnElement[bool]:
     return test if op == "=" else or_(test, column.is_(None))
 
 
-class ExperimentRepository:
+class ExperimentRepository(ProjectRepository):
     """Query runs as experiments; tag them, note them, and store their derived metrics."""
 
     def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
+        super().__init__(store, project)
         self.runs = RunRepository(store, project)
 
     # -- writing ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from loopstack.errors import InvalidInput, NotFound
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._store import Store
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.tables import alert_deliveries, alert_events, alert_rules, evaluators, projects, scores
@@ -34,13 +35,8 @@ def _by_id_or_name(table: Any, project_id: str, key: str) -> Any:
     return select(table).where(table.c.project_id == project_id, (table.c.id == key) | (table.c.name == key))
 
 
-class EvaluatorRepository:
+class EvaluatorRepository(ProjectRepository):
     """Create, edit, list and read the online evaluators of one project, and store what they scored."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def create(
         self,
@@ -230,13 +226,8 @@ def save_evaluation(
 # ------------------------------------------------------------------------------------------------ alerts
 
 
-class AlertRepository:
+class AlertRepository(ProjectRepository):
     """Alert rules of one project, their events and deliveries."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def create_rule(
         self, name: str, spec: Mapping[str, Any], *, enabled: bool = True, start_at: datetime | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from loopstack.errors import InvalidInput
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._types import utcnow
 from loopstack.store.tables import project_settings
 
@@ -23,13 +23,8 @@ _cache: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 
 
-class ProjectSettingsRepository:
+class ProjectSettingsRepository(ProjectRepository):
     """Read and write the settings of one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def all(self, *, fresh: bool = False) -> dict[str, Any]:
         """Every setting of the project, by key (cached for ``CACHE_SECONDS`` unless ``fresh``)."""

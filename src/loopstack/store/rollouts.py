@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.store import prompts as prompt_repo
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._store import Store
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.monitor_spans import _attribute_equals
@@ -59,13 +60,8 @@ def running_for_fetch(conn: Connection, project: str, name: str, label: str) -> 
     ).first()
 
 
-class RolloutRepository:
+class RolloutRepository(ProjectRepository):
     """The rollouts of one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def create(
         self,

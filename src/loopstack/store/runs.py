@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, update
 
 from loopstack.errors import InvalidInput, NotFound
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.tables import run_items, runs, scores
 
@@ -162,13 +162,8 @@ def _score_row(row: Row[Any]) -> ScoreRow:
     )
 
 
-class RunRepository:
+class RunRepository(ProjectRepository):
     """Create runs, store finished items with their scores, and read them back, within one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     # -- runs ---------------------------------------------------------------------------------------
 

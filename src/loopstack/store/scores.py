@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, select
 
 from loopstack.errors import InvalidInput
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.tables import scores
 
@@ -106,13 +106,8 @@ _COLUMNS = (
 )
 
 
-class ScoreRepository:
+class ScoreRepository(ProjectRepository):
     """Write and list the scores on traces and spans of one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def add_score(self, score: ScoreInput) -> dict[str, Any]:
         """Store ``score`` in this project and return the stored row.

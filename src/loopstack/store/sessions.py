@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 
-from loopstack.store._store import Store
+from loopstack.store._repository import ProjectRepository
 from loopstack.store.tables import scores, spans
 
 MAX_TRACES = 500
@@ -72,13 +72,8 @@ class Conversation:
         return sum(1 for t in self.turns if t.status_code == "ERROR")
 
 
-class SessionRepository:
+class SessionRepository(ProjectRepository):
     """Read sessions and users of one project."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def session(self, session_id: str, *, limit: int = MAX_TRACES) -> Conversation:
         """The session's traces in the order they happened (the conversation)."""

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Integer, and_, func, select
 
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._spanmap import (
     MAX_TEXT,
     CostFn,
@@ -28,7 +29,6 @@ from loopstack.store._spanmap import (
     SpanRecord,
     span_row,
 )
-from loopstack.store._store import Store
 from loopstack.store._types import utcnow
 from loopstack.store.environments import environment_clause
 from loopstack.store.tables import spans
@@ -314,13 +314,8 @@ def get_trace_spans(
     return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-class SpanRepository:
+class SpanRepository(ProjectRepository):
     """Read the spans and traces of one project: the listings and one trace's spans."""
-
-    def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
 
     def list_spans(self, filters: SpanFilter, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """Spans matching ``filters``, newest first."""

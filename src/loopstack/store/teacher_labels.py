@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, func, select
 
+from loopstack.store._repository import ProjectRepository
 from loopstack.store._store import Store
 from loopstack.store._types import new_id, utcnow
 from loopstack.store.tables import teacher_labels
@@ -82,13 +83,11 @@ def _label(m: Any) -> TeacherLabel:
     )
 
 
-class TeacherLabelRepository:
+class TeacherLabelRepository(ProjectRepository):
     """Teacher labels of one dataset (by id; ``DatasetRepository.get(name).id`` finds it)."""
 
     def __init__(self, store: Store, project: str, dataset_id: str) -> None:
-        self.store = store
-        self.project = project
-        self.project_id = store.project_id(project)
+        super().__init__(store, project)
         self.dataset_id = dataset_id
 
     def save(self, labels: Sequence[TeacherLabel]) -> int:
