@@ -98,3 +98,14 @@ def test_a_local_model_streams_token_by_token(serve, tiny_model: Path) -> None:
     )
     deltas = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
     assert len(deltas) >= 2  # text arrives as it is generated, not in one piece
+
+
+def test_an_unknown_model_fails_before_the_command_says_it_is_serving() -> None:
+    from click.testing import CliRunner
+
+    from loopstack.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["serve-model", "local/no-such-model", "--port", "8999"])
+    assert result.exit_code == 1
+    assert "not a known local model" in str(result.exception or result.output)
+    assert "Serving" not in result.output  # it once announced the server, then failed

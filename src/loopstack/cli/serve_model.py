@@ -21,5 +21,7 @@ def serve_model(model: str, host: str, port: int, name: str | None, log_level: s
     API: point an OpenAI client at http://HOST:PORT/v1. Local models batch concurrent requests."""
     from loopstack.flywheel._serve import serve_model as run
 
-    click.echo(f"Serving {model} on http://{host}:{port}/v1  (POST /v1/chat/completions, GET /v1/models)")
-    run(model, host=host, port=port, name=name, log_level=log_level)
+    def announce(url: str) -> None:
+        click.echo(f"Serving {model} on {url}  (POST /v1/chat/completions, GET /v1/models)")
+
+    run(model, host=host, port=port, name=name, log_level=log_level, announce=announce)

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -195,9 +195,20 @@ async def _stream(
     yield b"data: [DONE]\n\n"
 
 
-def serve_model(model: str, *, host: str = "127.0.0.1", port: int = 8000, name: str | None = None,
-                log_level: str = "warning") -> None:  # fmt: skip
-    """Run the server until interrupted."""
+def serve_model(
+    model: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    name: str | None = None,
+    log_level: str = "warning",
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Run the server until interrupted; ``announce`` gets the base URL once the model has loaded (an
+    unknown model fails before anything says it is serving)."""
     import uvicorn
 
-    uvicorn.run(create_openai_app(model, name=name), host=host, port=port, log_level=log_level)
+    app = create_openai_app(model, name=name)
+    if announce is not None:
+        announce(f"http://{host}:{port}/v1")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
