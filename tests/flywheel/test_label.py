@@ -180,3 +180,26 @@ def test_kill_9_then_rerun_never_asks_again_for_a_stored_item(
     for key in before:
         i = int(key.removeprefix("item"))
         assert calls[f"review number {i}"] == 1, f"{key} was stored, yet asked for again"
+
+
+def test_with_the_cache_a_request_answered_before_is_replayed_not_asked_again(
+    store: Store, stub: tuple[str, Path]
+) -> None:
+    """``cache=True``: a second dataset with the same inputs is labelled from the response cache (the
+    stub sees no new call) and the report counts the replays; without it every item is a call."""
+    url, log = stub
+    _dataset(store, 12)
+    _dataset(store, 12, name="again")
+    first = label_dataset(
+        "reviews", teacher=TEACHER, model_options={"base_url": url}, cache=True, store=store
+    )
+    assert (first.labelled, first.replayed) == (12, 0)
+    assert sum(_calls(log).values()) == 12
+    second = label_dataset("again", teacher=TEACHER, model_options={"base_url": url}, cache=True, store=store)
+    assert (second.labelled, second.replayed) == (12, 12)
+    assert sum(_calls(log).values()) == 12
+    stored = {lb.item_key: lb.output for lb in _labels(store, "again").labels()}
+    assert stored["item005"] == "review number 5" and len(stored) == 12
+    _dataset(store, 12, name="uncached")
+    label_dataset("uncached", teacher=TEACHER, model_options={"base_url": url}, store=store)
+    assert sum(_calls(log).values()) == 24

@@ -114,10 +114,7 @@ def run_cmd(
     progress: bool | None,
 ) -> None:
     """Run SUITE (a suite YAML file), or --resume RUN_ID."""
-    from loopstack.evals.report import html_report, json_report, junit_report, print_result
     from loopstack.evals.runner import resume_run, run_suite
-    from loopstack.store import get_store
-    from loopstack.store.runs import RunRepository
 
     if (suite is None) == (resume_id is None):
         raise InvalidInput("give a suite file, or --resume RUN_ID (not both)")
@@ -141,19 +138,32 @@ def run_cmd(
             )
         )
     fail, rate, corr = fail_on_regression, max_error_rate, correction
-    code = result.exit_code(fail_on_regression=fail, max_error_rate=rate, correction=corr)
-    json_text = json_report(result, fail_on_regression=fail, max_error_rate=rate, correction=corr)
-    _write(json_path, json_text)
-    _write(junit_path, junit_report(result, fail_on_regression=fail, max_error_rate=rate, correction=corr))
+    gate: dict[str, Any] = {"fail_on_regression": fail, "max_error_rate": rate, "correction": corr}
+    code = result.exit_code(**gate)
+    # Each report's module (the HTML one loads jinja2) is imported only when that report is asked for.
+    if json_path or as_json:
+        from loopstack.evals.report.json import json_report
+
+        json_text = json_report(result, **gate)
+        _write(json_path, json_text)
+        if as_json:
+            click.echo(json_text)
+    if junit_path:
+        from loopstack.evals.report.junit import junit_report
+
+        _write(junit_path, junit_report(result, **gate))
     if html_path:
+        from loopstack.evals.report.html import html_report
+        from loopstack.store import get_store
+        from loopstack.store.runs import RunRepository
+
         repo = RunRepository(get_store())
         items = {r.run.id: repo.items(r.run.id) for r in result.runs}
-        html = html_report(result, items, fail_on_regression=fail, max_error_rate=rate, correction=corr)
-        _write(html_path, html)
-    if as_json:
-        click.echo(json_text)
-    else:
-        print_result(result, Console(), fail_on_regression=fail, max_error_rate=rate, correction=corr)
+        _write(html_path, html_report(result, items, **gate))
+    if not as_json:
+        from loopstack.evals.report.terminal import print_result
+
+        print_result(result, Console(), **gate)
     ctx.exit(code)
 
 

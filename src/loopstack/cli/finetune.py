@@ -24,6 +24,13 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--system-prompt", default=None, help="The student's short instruction (served with it).")
 @click.option(
+    "--labels",
+    type=click.Choice(["expected-then-teacher", "expected", "teacher"]),
+    default="expected-then-teacher",
+    show_default=True,
+    help="Train on human answers, else the teacher's; human answers only; or teacher labels only.",
+)
+@click.option(
     "--output",
     type=click.Path(file_okay=False),
     default=None,
@@ -55,6 +62,7 @@ def finetune(
     batch_size: int,
     seed: int,
     system_prompt: str | None,
+    labels: str,
     output: str | None,
     save_steps: int,
     max_steps: int | None,
@@ -86,6 +94,7 @@ def finetune(
         batch_size=batch_size,
         seed=seed,
         system_prompt=system_prompt,
+        labels=labels,
         output=output,
         save_steps=save_steps,
         max_steps=max_steps,

@@ -50,6 +50,12 @@ def _pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     default=None,
     help="Store the labels of an OpenAI Batch results file.",
 )
+@click.option(
+    "--cache/--no-cache",
+    default=False,
+    show_default=True,
+    help="Replay answers the response cache holds for the same request (and store new ones).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--project", default=None, help="Project (default: LOOPSTACK_PROJECT or 'default').")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -67,6 +73,7 @@ def label(
     options: tuple[str, ...],
     batch_export: str | None,
     batch_import: str | None,
+    cache: bool,
     no_progress: bool,
     project: str | None,
     as_json: bool,
@@ -131,6 +138,7 @@ def label(
         concurrency=concurrency,
         max_cost=max_cost,
         model_options=_pairs(options, "--option"),
+        cache=cache,
         progress=not no_progress and not as_json,
         **selection,
     )
@@ -141,6 +149,7 @@ def label(
             "already": report.already,
             "labelled": report.labelled,
             "errors": report.errors,
+            "replayed": report.replayed,
             "remaining": report.remaining,
             "cost": report.cost,
             "stopped": report.stopped,
@@ -148,7 +157,8 @@ def label(
         },
         f"Labelled {report.labelled} of {report.selected} items of {dataset} with {teacher}"
         + (f" ({report.prompt})" if report.prompt else "")
-        + f": {report.already} already labelled, {report.errors} errors, ${report.cost:.4f}.",
+        + f": {report.already} already labelled, {report.errors} errors, ${report.cost:.4f}"
+        + (f", {report.replayed} replayed from the response cache." if report.replayed else "."),
     )
     if report.stopped == "max-cost" and not as_json:
         click.echo(report.message)

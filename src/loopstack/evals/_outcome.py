@@ -10,16 +10,7 @@ from typing import Any
 
 from loopstack.errors import NotFound
 from loopstack.evals.scorers import scorer_spec
-from loopstack.evals.stats import (
-    Estimate,
-    PairedComparison,
-    Verdict,
-    bonferroni,
-    estimate,
-    holm,
-    paired_comparison,
-    verdict,
-)
+from loopstack.evals.stats import Estimate, PairedComparison, Verdict, estimate, verdict
 from loopstack.store.runs import RunItemRecord, RunRecord
 
 
@@ -156,6 +147,8 @@ class RunComparison:
         raw = [self.scores[n].p_value for n in family]
         if correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, not {correction!r}")
+        from loopstack.evals.stats import bonferroni, holm  # numpy: loaded when runs are compared
+
         adjusted = (
             holm(raw) if correction == "holm" else bonferroni(raw) if correction == "bonferroni" else raw
         )
@@ -327,6 +320,8 @@ def compare(
     cand_items: list[RunItemRecord],
 ) -> RunComparison:
     """Paired comparison of two runs on every scorer they share."""
+    from loopstack.evals.stats import paired_comparison
+
     bv = score_values(base_items)
     cv = score_values(cand_items)
     out = RunComparison(baseline, candidate, directions=scorer_directions(candidate))

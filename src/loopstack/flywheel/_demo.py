@@ -4,7 +4,8 @@
    the local model, and a simulated user reacts to a share of them (seeded): a right answer is
    accepted, a wrong one corrected with the review's gold label;
 2. curate those calls into a dataset (correction, else accepted output, as the expected output);
-3. label what has no expected output with the teacher (the v2 prompt on the local model, or a real one);
+3. label the calls with the teacher (the v2 prompt on the local model, or a real one): what users judged
+   measures the teacher against people, what they did not becomes training data;
 4. fine-tune the student with a short instruction prompt (no few-shot examples);
 5. compare student vs the v2 prompt on the 48 gold-labelled test reviews;
 6. promote the student (a new ``triage`` version and a ``production`` move) if it is non-inferior.
@@ -115,6 +116,7 @@ async def simulate_traffic(
     feedback_rate: float,
     seed: int,
     concurrency: int = 32,
+    store: Store | None = None,
 ) -> dict[str, int]:
     """One traced call per item on ``prompt``; a seeded share of users accept right answers and correct
     wrong ones with the gold label. Returns counts of accepted, corrected and silent calls."""
@@ -132,7 +134,11 @@ async def simulate_traffic(
     async def one(item: Any) -> None:
         async with gate:
             with span("handle_review", input=item.input["review"]) as handle:
-                answer = await llm.generate(prompt.render(**item.input))
+                # cached: the offline teacher is this same prompt, model and temperature 0, so labelling
+                # a call no user judged replays its answer instead of computing it a second time
+                answer = await llm.generate(
+                    prompt.render(**item.input), cache=True, store=store, **prompt.params
+                )
                 handle.set_output(answer.text)
                 trace_id = current_trace_id()
         if trace_id is None or not reacts[item.key]:
@@ -180,6 +186,7 @@ def run_demo(
     from loopstack.flywheel._promote import promote as promote_student
     from loopstack.flywheel.curation import curate, span_criteria
     from loopstack.flywheel.label import label_dataset
+    from loopstack.flywheel.trust import teacher_agreement
     from loopstack.prompts import PromptRegistry
     from loopstack.prompts.prompt import Prompt
     from loopstack.store.datasets import DatasetRepository
@@ -210,7 +217,9 @@ def run_demo(
     if datasets.exists(TRAFFIC_DATASET):
         datasets.delete(TRAFFIC_DATASET)  # a fresh run curates fresh traffic
     _use_all_cores(model)
-    counts = asyncio.run(simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed))
+    counts = asyncio.run(
+        simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed, store=store)
+    )
     step(
         f"Production: {len(train)} reviews triaged by triage@production (v{v2.version}) on {model}, traced",
         t0,
@@ -237,16 +246,27 @@ def run_demo(
     )
 
     t0 = time.perf_counter()
+    teacher_prompt = f"triage@{v2.version}" if teacher == model else None
     labels = label_dataset(
         TRAFFIC_DATASET,
         teacher=teacher,
-        prompt=f"triage@{v2.version}" if teacher == model else None,
-        missing_only=True,
+        prompt=teacher_prompt,
         concurrency=32,
+        cache=True,
         store=store,
         project=project,
     )
-    step(f"Teacher {teacher} labelled the calls no user judged", t0, [_label_line(labels)])
+    # every call is labelled, the judged ones too: there the teacher is measured against people
+    trust = teacher_agreement(
+        TRAFFIC_DATASET, teacher=teacher, prompt=teacher_prompt, store=store, project=project
+    )
+    unjudged = curated.expected_from.get("none", 0)
+    step(
+        f"Teacher {teacher} labelled every call; its labels of the {unjudged} calls no user judged are "
+        "trained on",
+        t0,
+        [_label_line(labels), trust.line()],
+    )
 
     t0 = time.perf_counter()
     tuned = finetune(
@@ -298,8 +318,10 @@ def run_demo(
 
 
 def _label_line(labels: Any) -> str:
-    line = f"{labels.selected} items without an expected output: {labels.labelled} labelled"
+    line = f"{labels.selected} calls: {labels.labelled} labelled"
     line += f", {labels.errors} errors"
+    if labels.replayed:
+        line += f", {labels.replayed} replayed from the response cache (answered so in production)"
     if labels.already:
         line += f", {labels.already} already labelled"
     return line + (f"; stopped: {labels.message}" if labels.stopped else "")

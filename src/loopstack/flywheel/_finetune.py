@@ -18,13 +18,16 @@ import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopstack.errors import InvalidInput, NotFound
 from loopstack.flywheel._finetune_data import Examples, build_examples, input_keys, student_messages
 from loopstack.flywheel._finetune_train import TrainSettings, last_checkpoint, require_train_extra
 from loopstack.models import UnknownModel
 from loopstack.store import Store, get_store, utcnow
+
+if TYPE_CHECKING:
+    from loopstack.flywheel.export import LabelSource
 
 DEFAULT_BASE = "local/smollm2-135m"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -135,6 +138,7 @@ def load_examples(
     store: Store,
     project: str,
     messages: list[dict[str, str]] | None = None,
+    labels: LabelSource = "expected-then-teacher",
 ) -> tuple[Examples, list[dict[str, str]], int]:
     """(examples, the student's prompt messages, dataset version) — every data error raised here."""
     from loopstack.store.datasets import DatasetRepository
@@ -150,7 +154,7 @@ def load_examples(
     if messages is None:
         messages = student_messages(system_prompt, input_keys(items))
     examples = build_examples(
-        dataset, messages, seed=seed, store=store, project=project, version=info.version
+        dataset, messages, seed=seed, store=store, project=project, version=info.version, labels=labels
     )
     return examples, messages, info.version
 
@@ -194,6 +198,7 @@ def finetune(
     save_steps: int = 10,
     max_steps: int | None = None,
     restart: bool = False,
+    labels: LabelSource = "expected-then-teacher",
     openai: dict[str, Any] | None = None,
     store: Store | None = None,
     project: str | None = None,
@@ -204,7 +209,9 @@ def finetune(
     ``backend="openai"``, as the ``openai/ft:…`` model OpenAI's job produced).
 
     ``messages`` overrides the student's prompt (default: ``system_prompt`` + one line per input
-    variable); ``openai`` holds that backend's options (``base_url``, ``api_key``, ``poll_interval``).
+    variable); ``labels`` says which answers are trained on: ``expected`` (human only), ``teacher``
+    (teacher labels only) or ``expected-then-teacher`` (a human answer, else the teacher's); ``openai``
+    holds that backend's options (``base_url``, ``api_key``, ``poll_interval``).
     """
     from loopstack.config import get_settings
 
@@ -221,7 +228,13 @@ def finetune(
     store = store or get_store()
     project = project or settings.project
     examples, prompt, version = load_examples(
-        dataset, system_prompt=system_prompt, seed=seed, store=store, project=project, messages=messages
+        dataset,
+        system_prompt=system_prompt,
+        seed=seed,
+        store=store,
+        project=project,
+        messages=messages,
+        labels=labels,
     )
     if backend == "openai":
         from loopstack.flywheel._openai_ft import openai_finetune
@@ -244,7 +257,12 @@ def finetune(
         max_steps=max_steps,
     )
     signature = _run_signature(
-        dataset=dataset, dataset_version=version, base=base, settings=asdict(train_settings), messages=prompt
+        dataset=dataset,
+        dataset_version=version,
+        base=base,
+        settings=asdict(train_settings),
+        messages=prompt,
+        labels=labels,
     )
     _prepare_output(out, signature, restart)
     return _train_and_register(

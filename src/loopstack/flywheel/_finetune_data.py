@@ -10,10 +10,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopstack.errors import InvalidInput
 from loopstack.store.datasets import DatasetItem
+
+if TYPE_CHECKING:
+    from loopstack.flywheel.export import LabelSource
 
 DEFAULT_SYSTEM_PROMPT = "Answer with one line of JSON and nothing else."
 #: Splits whose items are trained on, and held out to measure validation loss.
@@ -66,6 +69,7 @@ def build_examples(
     store: Any = None,
     project: str | None = None,
     version: int | None = None,
+    labels: LabelSource = "expected-then-teacher",
 ) -> Examples:
     """Examples of ``dataset`` rendered by ``flywheel.training_set`` with the student's prompt (the
     human expected output, else the teacher's label, is the answer). The train split (or every item
@@ -74,11 +78,19 @@ def build_examples(
     from loopstack.flywheel.export import training_set
 
     tset = training_set(
-        dataset, version=version, prompt=student_prompt(messages), store=store, project=project
+        dataset,
+        version=version,
+        prompt=student_prompt(messages),
+        labels=labels,
+        store=store,
+        project=project,
     )
     skipped: dict[str, int] = {}
     if tset.skipped:
-        skipped["no expected output or teacher label"] = tset.skipped
+        why = {"expected": "no expected output", "teacher": "no teacher label"}.get(
+            labels, "no expected output or teacher label"
+        )
+        skipped[why] = tset.skipped
     train: list[dict[str, Any]] = []
     validation: list[dict[str, Any]] = []
     for ex in tset.examples:

