@@ -22,6 +22,7 @@ LAYER = {
     "errors": 0,
     "semconv": 0,
     "_inputs": 0,
+    "_lazy": 0,
     "__version__": 0,
     "store": 1,
     "models": 2,

@@ -111,3 +111,37 @@ def test_bad_input_is_one_clear_error_and_nothing_is_registered(
     with pytest.raises(InvalidInput, match="--name"):
         finetune("ok", name="Bad Name", base=f"local/{tiny_model}")
     assert finetuned_models() == []
+
+
+def test_labels_choose_human_answers_teacher_labels_or_both(loopstack_home: Path) -> None:
+    """``--labels``: the human answer else the teacher's (default), human answers only, teacher only."""
+    from loopstack.flywheel._finetune_data import build_examples, student_messages
+    from loopstack.store import get_store
+    from loopstack.store.datasets import DatasetItem, DatasetRepository
+    from loopstack.store.teacher_labels import TeacherLabel, TeacherLabelRepository
+
+    store = get_store()
+    repo = DatasetRepository(store, "default")
+    items = [
+        DatasetItem(
+            key=f"k{i:02d}", input={"text": f"t{i}"}, expected="human" if i < 12 else None, split="train"
+        )
+        for i in range(20)
+    ]
+    repo.push("mixed", items)
+    TeacherLabelRepository(store, "default", repo.get("mixed").id).save(
+        [TeacherLabel(item_key=f"k{i:02d}", teacher="local/t", output="teacher") for i in range(8, 20)]
+    )
+    messages = student_messages("Classify.", ["text"])
+
+    def answers(labels: str) -> list[str]:
+        ex = build_examples("mixed", messages, labels=labels)  # type: ignore[arg-type]
+        return sorted(e["completion"][0]["content"] for e in ex.train + ex.validation)
+
+    assert answers("expected-then-teacher") == ["human"] * 12 + ["teacher"] * 8
+    assert answers("expected") == ["human"] * 12
+    assert answers("teacher") == ["teacher"] * 12
+    left_out = build_examples("mixed", messages, labels="expected").skipped
+    assert left_out == {"no expected output": 8}
+    with pytest.raises(InvalidInput, match="labels 'people'"):
+        build_examples("mixed", messages, labels="people")  # type: ignore[arg-type]

@@ -203,3 +203,31 @@ def test_with_the_cache_a_request_answered_before_is_replayed_not_asked_again(
     _dataset(store, 12, name="uncached")
     label_dataset("uncached", teacher=TEACHER, model_options={"base_url": url}, store=store)
     assert sum(_calls(log).values()) == 24
+
+
+def test_the_cli_measures_the_teacher_against_the_items_people_answered(
+    store: Store, stub: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``loopstack label`` without --missing-only also labels the items with a human answer, and says
+    how often the teacher gave it (the stub echoes the review: right on the 15 even items of 30)."""
+    url, _ = stub
+    monkeypatch.setenv("LOOPSTACK_DATABASE_URL", store.url)
+    items = [
+        DatasetItem(
+            key=f"item{i:03d}",
+            input={"review": f"review number {i}"},
+            expected=f"review number {i}" if i % 2 == 0 else "something else",
+        )
+        for i in range(30)
+    ] + [DatasetItem(key=f"new{i}", input={"review": f"fresh {i}"}) for i in range(5)]
+    DatasetRepository(store).push("reviews", items)
+    result = CliRunner().invoke(
+        cli, ["label", "reviews", "--teacher", TEACHER, "-o", f"base_url={url}", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "teacher vs people on 30 items with both: exact agreement 0.50" in result.output
+    as_json = CliRunner().invoke(
+        cli, ["label", "reviews", "--teacher", TEACHER, "-o", f"base_url={url}", "--json"]
+    )
+    agreement = json.loads(as_json.output)["agreement_with_people"]
+    assert (agreement["items"], agreement["exact"]) == (30, 0.5)

@@ -142,9 +142,14 @@ def label(
         progress=not no_progress and not as_json,
         **selection,
     )
+    from loopstack.flywheel.trust import teacher_agreement
+
+    # where an item has a human answer too, the teacher is measured against people
+    trust = teacher_agreement(dataset, teacher=teacher, prompt=report.prompt, project=project)
     _say(
         as_json,
         {
+            "agreement_with_people": trust.to_dict() if trust.items else None,
             "selected": report.selected,
             "already": report.already,
             "labelled": report.labelled,
@@ -160,6 +165,8 @@ def label(
         + f": {report.already} already labelled, {report.errors} errors, ${report.cost:.4f}"
         + (f", {report.replayed} replayed from the response cache." if report.replayed else "."),
     )
+    if trust.items and not as_json:
+        click.echo(trust.line())
     if report.stopped == "max-cost" and not as_json:
         click.echo(report.message)
     if report.stopped == "errors":

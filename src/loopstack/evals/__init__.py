@@ -4,7 +4,9 @@ Kept light on import: every name below loads its module on first use, so importi
 (``loopstack.evals.stats``) loads neither the store nor the scorers.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.evals._outcome import EvalResult, RunComparison, RunSummary, ScoreSummary, summarize
@@ -37,14 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.evals' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "EvalResult",

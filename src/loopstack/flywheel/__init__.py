@@ -25,10 +25,14 @@ Public API (what the fine-tuning and comparison steps build on):
 * ``training_set(dataset, *, version, split, system_prompt, prompt, labels, teacher, ...) ->
   TrainingSet`` (``.examples``, ``.openai_chat_records()``, ``.to_hf()``), ``export_dataset(dataset,
   path, format=...)`` and ``write_training_set``; ``teacher_answers(dataset, teacher=None)`` gives the
-  newest teacher label per item key (for student-vs-teacher agreement).
+  newest teacher label per item key (for student-vs-teacher agreement);
+* ``teacher_agreement(dataset, *, teacher=None, prompt=None) -> TeacherAgreement``: the teacher's
+  labels against the human answers of the items that have both (per field, mean with its interval).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.flywheel.batch import BatchExport, BatchImport, export_batch, import_batch
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
         write_training_set,
     )
     from loopstack.flywheel.label import LabelReport, label_dataset, label_dataset_async, plan_labels
+    from loopstack.flywheel.trust import TeacherAgreement, teacher_agreement
     from loopstack.store.curation import SpanCriteria
     from loopstack.store.teacher_labels import TeacherLabel
 
@@ -80,6 +85,8 @@ _LAZY = {
     "plan_labels": "loopstack.flywheel.label",
     "SpanCriteria": "loopstack.store.curation",
     "TeacherLabel": "loopstack.store.teacher_labels",
+    "TeacherAgreement": "loopstack.flywheel.trust",
+    "teacher_agreement": "loopstack.flywheel.trust",
 }
 
 
@@ -92,14 +99,7 @@ _TRAIN = {
 _LAZY.update(_TRAIN)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.flywheel' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "BatchExport",
@@ -107,6 +107,7 @@ __all__ = [
     "CurationReport",
     "LabelReport",
     "SpanCriteria",
+    "TeacherAgreement",
     "TeacherLabel",
     "TrainingExample",
     "TrainingSet",
@@ -124,6 +125,7 @@ __all__ = [
     "resolve_prompt",
     "span_criteria",
     "target_text",
+    "teacher_agreement",
     "teacher_answers",
     "to_chat_messages",
     "training_set",

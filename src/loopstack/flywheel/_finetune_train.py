@@ -9,11 +9,13 @@ from the newest complete one. torch, transformers, TRL and PEFT are imported her
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +161,15 @@ def _progress_callback(total: int, console: Any, start: int) -> Any:
     return _Bar()
 
 
+@contextlib.contextmanager
+def _library_deprecations_hidden() -> Iterator[None]:
+    """Hide the FutureWarning TRL/PEFT trigger by reading transformers' deprecated
+    ``is_gradient_checkpointing`` (theirs to fix, nothing a user can act on)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def _quiet_transformers() -> None:
     hf_logging: Any = importlib.import_module("transformers.utils.logging")
     hf_logging.set_verbosity_error()
@@ -225,14 +236,15 @@ def build_trainer(
         target_modules="all-linear",
         task_type="CAUSAL_LM",
     )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(strip),
-        eval_dataset=Dataset.from_list(val) if val else None,
-        processing_class=tokenizer,
-        peft_config=lora,
-    )
+    with _library_deprecations_hidden():
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(strip),
+            eval_dataset=Dataset.from_list(val) if val else None,
+            processing_class=tokenizer,
+            peft_config=lora,
+        )
     trainer.remove_callback(PrinterCallback)
     return trainer, device
 
@@ -263,8 +275,7 @@ def train(
         total = _planned_steps(len(train_examples), settings)
         trainer.add_callback(_progress_callback(total, console, resumed_from or 0))
     try:
-        with warnings.catch_warnings():  # a library's use of a deprecated transformers name, not ours
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        with _library_deprecations_hidden():
             trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

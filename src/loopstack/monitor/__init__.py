@@ -3,8 +3,7 @@
 Rollout names (numpy/scipy underneath) are imported on first use.
 """
 
-from typing import Any
-
+from loopstack._lazy import lazy_names
 from loopstack.monitor.aggregates import (
     RANGES,
     Dashboard,
@@ -48,15 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.monitor' has no attribute {name!r}")
-    import importlib
-
-    found = importlib.import_module(module)
-    return getattr(found, "decide" if name == "decide_rollout" else name)
-
+__getattr__ = lazy_names(__name__, _LAZY, aliases={"decide_rollout": "decide"})
 
 __all__ = [
     "FEEDBACK_SOURCES",

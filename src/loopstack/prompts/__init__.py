@@ -6,8 +6,9 @@ database are imported on first use so ``import loopstack`` stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from loopstack._lazy import lazy_names
 from loopstack.prompts._template import TemplateError
 from loopstack.prompts._types import (
     HistoryEntry,
@@ -42,14 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.prompts' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "ConfigChange",

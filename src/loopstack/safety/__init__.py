@@ -7,7 +7,9 @@ Names load their module on first use, and Presidio loads only when a masker firs
 importing this package costs nothing until masking is configured.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.safety._pii_engine import (
@@ -48,14 +50,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.safety' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "DEFAULT_ENTITIES",

@@ -5,7 +5,9 @@ OTLP/HTTP, or straight into the local store when no endpoint is configured. Each
 on first use, so an app that only sends ``feedback`` never loads OpenTelemetry's SDK.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.tracing._capture import Capture
@@ -34,14 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.tracing' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "Capture",

@@ -3,7 +3,9 @@
 Each name loads its module on first use, so printing a table does not load the HTML template engine.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.evals.report.html import html_report
@@ -20,13 +22,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.evals.report' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = ["html_report", "json_report", "junit_report", "print_comparison_items", "print_result"]

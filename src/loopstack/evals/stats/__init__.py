@@ -10,7 +10,9 @@ Kept light on import: each name loads its module on first use, so a run that onl
 means (the Wilson interval) never loads numpy or scipy.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopstack._lazy import lazy_names
 
 if TYPE_CHECKING:
     from loopstack.evals.stats._estimate import (
@@ -72,14 +74,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopstack.evals.stats' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
+__getattr__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "MIN_CHANGED_ITEMS",
