@@ -47,6 +47,7 @@ PEERS = {
     ("safety", "evals"),  # safety's scorers and suites are built on evals' scorers and runner
     ("server", "ui"),  # the app factory mounts the UI pages
     ("tracing", "models"),  # the local span writer prices a model call with models' price table
+    ("config", "errors"),  # a malformed LOOPSTACK_* variable is a ConfigError
 }
 
 
