@@ -190,7 +190,7 @@ def finetune(
     epochs: float = 3.0,
     lr: float = 1e-3,
     lora_r: int = 16,
-    batch_size: int = 8,
+    batch_size: int = 4,
     seed: int = 0,
     system_prompt: str | None = None,
     messages: list[dict[str, str]] | None = None,

@@ -35,7 +35,7 @@ class TrainSettings:
     epochs: float = 3.0
     lr: float = 1e-3
     lora_r: int = 16
-    batch_size: int = 8
+    batch_size: int = 4
     seed: int = 0
     save_steps: int = 10
     max_steps: int | None = None
