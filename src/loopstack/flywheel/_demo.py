@@ -323,9 +323,10 @@ def finetune_in_fresh_process(**kwargs: Any) -> Any:
 
     By step 4 the demo's process has run 300 batched generations on the local model, and training
     in that process was ~1.5x slower per step than the same fine-tune in a fresh one (393 s against
-    252 s on a 2-core AMD EPYC, 108 steps), with ~22 million minor page faults over the run. A fresh
-    process trains at ``loopstack finetune``'s speed. The store is reopened there by URL and
-    ``LOOPSTACK_HOME`` is passed on, so the model registers where this process looks it up.
+    252 s on a 2-core AMD EPYC, 108 steps), with ~22 million minor page faults over the run. Spawned,
+    the demo's fine-tune took 333 s (not yet all the way to the standalone figure). The store is
+    reopened there by URL and ``LOOPSTACK_HOME`` is passed on, so the model registers where this
+    process looks it up.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
