@@ -20,9 +20,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopstack.store import Store, get_store
+
+if TYPE_CHECKING:
+    from loopstack.flywheel._finetune import FinetuneResult
 
 TEACHER = "local/smollm2-135m"
 STUDENT_NAME = "triage-student"
@@ -318,7 +321,7 @@ def run_demo(
     return report
 
 
-def finetune_in_fresh_process(**kwargs: Any) -> Any:
+def finetune_in_fresh_process(**kwargs: Any) -> FinetuneResult:
     """``flywheel.finetune`` in a new interpreter (``spawn``), its progress bar on this terminal.
 
     By step 4 the demo's process has run 300 batched generations on the local model, and training
@@ -335,7 +338,7 @@ def finetune_in_fresh_process(**kwargs: Any) -> Any:
         return pool.submit(_finetune_child, kwargs).result()
 
 
-def _finetune_child(kwargs: dict[str, Any]) -> Any:
+def _finetune_child(kwargs: dict[str, Any]) -> FinetuneResult:
     import os
 
     from loopstack.config import get_settings
