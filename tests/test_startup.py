@@ -189,3 +189,23 @@ def test_a_pass_fail_eval_loads_neither_numpy_nor_the_postgresql_dialect_nor_una
     for heavy in ("numpy", "scipy", "sqlalchemy.dialects.postgresql", "loopstack.evals.report.html"):
         assert heavy not in modules, heavy
     assert "loopstack.evals.report.json" not in modules and "loopstack.evals.report.junit" not in modules
+
+
+def test_a_cli_command_skips_pydantics_plugin_scan_unless_asked_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking for pydantic plugins scans every installed distribution's entry points on the first
+    model a command builds; the CLI uses none, so it skips the scan, and an explicit
+    ``PYDANTIC_DISABLE_PLUGINS`` (empty: load them) is left to the user."""
+    code = (
+        "from loopstack.cli.main import main\n"
+        "try:\n    main(['models'])\nexcept SystemExit:\n    pass\n"
+        "import gc, pydantic.plugin._loader as loader\n"
+        "print('scanned', loader._plugins is not None, 'young', gc.get_threshold()[0])"
+    )
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    out, _ = _run(code)
+    assert out.splitlines()[-1] == "scanned False young 10000"
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")
+    out, _ = _run(code)
+    assert out.splitlines()[-1].startswith("scanned True")
