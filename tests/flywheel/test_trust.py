@@ -54,6 +54,9 @@ def test_agreement_is_measured_per_field_on_the_items_people_answered(store: Sto
     assert low < got.mean < high
     assert got.exact == pytest.approx(sum(1 for i in range(30) if i % 2 == 1 and i % 3 != 0) / 30)
     assert not got.trusted(0.8) and got.trusted(0.7)
+    assert got.trusted_fields(0.6) == {"sentiment", "actionable"}
+    assert got.trusted_fields(0.5) == {"topic", "sentiment", "actionable"}
+    assert got.trusted_fields(1.0) == {"sentiment"}
     assert "teacher vs people on 30 items" in got.line() and "topic 0.50" in got.line()
 
 
@@ -73,12 +76,14 @@ def test_a_teacher_that_gives_the_human_answers_is_trusted_and_text_answers_comp
     )
     plain = teacher_agreement("plain", store=store)
     assert (plain.items, plain.fields, plain.exact) == (24, {}, 18 / 24)
+    assert plain.trusted_fields(0.0) == frozenset()  # text answers have no fields to trust
 
 
 def test_too_few_judged_items_are_not_enough_to_trust_and_none_is_said_plainly(store: Store) -> None:
     _push(store, [dict(g) for g in GOLD], human=MIN_ITEMS - 1)
     few = teacher_agreement("traffic", store=store)
     assert few.mean == 1.0 and not few.trusted(0.5)
+    assert few.trusted_fields(0.5) == frozenset()  # right on every field, but on too few items
     DatasetRepository(store).push("bare", [DatasetItem(key="a", input={"q": "1"}, expected="x")])
     none = teacher_agreement("bare", store=store)
     assert none.items == 0 and "not measured" in none.line() and not none.trusted(0.0)

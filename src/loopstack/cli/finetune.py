@@ -31,6 +31,13 @@ import click
     help="Train on human answers, else the teacher's; human answers only; or teacher labels only.",
 )
 @click.option(
+    "--teacher-floor",
+    type=float,
+    default=None,
+    help="Train on a teacher label's values only of the JSON fields where the teacher agrees with "
+    "people's answers on this dataset at least this often (e.g. 0.8); the rest get no loss.",
+)
+@click.option(
     "--output",
     type=click.Path(file_okay=False),
     default=None,
@@ -63,6 +70,7 @@ def finetune(
     seed: int,
     system_prompt: str | None,
     labels: str,
+    teacher_floor: float | None,
     output: str | None,
     save_steps: int,
     max_steps: int | None,
@@ -95,6 +103,7 @@ def finetune(
         seed=seed,
         system_prompt=system_prompt,
         labels=labels,
+        teacher_floor=teacher_floor,
         output=output,
         save_steps=save_steps,
         max_steps=max_steps,

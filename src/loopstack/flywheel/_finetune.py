@@ -57,6 +57,10 @@ class FinetuneResult:
     seconds: float = 0.0
     device: str = ""
     seed: int = 0
+    teacher_floor: float | None = None
+    """Teacher labels trained on only for fields whose agreement with people reaches this (None: whole)."""
+    teacher_fields: list[str] | None = None
+    """Those fields (with ``teacher_floor``)."""
     details: dict[str, Any] = field(default_factory=dict)
 
     def summary_lines(self) -> list[str]:
@@ -69,6 +73,11 @@ class FinetuneResult:
             f"  examples: {self.train_examples} train, {self.validation_examples} validation "
             f"({self.validation_source})" + (f"; left out: {skipped}" if skipped else "")
         )
+        if self.teacher_floor is not None:
+            fields = ", ".join(self.teacher_fields or []) or "no field"
+            lines.append(
+                f"  teacher labels trained on: {fields} (agreement with people >= {self.teacher_floor:g})"
+            )
         if self.steps:
             resumed = f", resumed from step {self.resumed_from_step}" if self.resumed_from_step else ""
             lines.append(
@@ -139,6 +148,7 @@ def load_examples(
     project: str,
     messages: list[dict[str, str]] | None = None,
     labels: LabelSource = "expected-then-teacher",
+    teacher_fields: frozenset[str] | None = None,
 ) -> tuple[Examples, list[dict[str, str]], int]:
     """(examples, the student's prompt messages, dataset version) — every data error raised here."""
     from loopstack.store.datasets import DatasetRepository
@@ -154,9 +164,34 @@ def load_examples(
     if messages is None:
         messages = student_messages(system_prompt, input_keys(items))
     examples = build_examples(
-        dataset, messages, seed=seed, store=store, project=project, version=info.version, labels=labels
+        dataset,
+        messages,
+        seed=seed,
+        store=store,
+        project=project,
+        version=info.version,
+        labels=labels,
+        teacher_fields=teacher_fields,
     )
     return examples, messages, info.version
+
+
+def trusted_teacher_fields(
+    dataset: str, floor: float | None, labels: LabelSource, store: Store, project: str
+) -> frozenset[str] | None:
+    """The fields a teacher's labels are trained on under ``--teacher-floor`` (None: no floor, whole
+    labels), measured against the human answers of the same dataset (``flywheel.trust``)."""
+    if floor is None or labels == "expected":
+        return None
+    if not 0 <= floor <= 1:
+        raise InvalidInput(f"--teacher-floor {floor:g}: give an agreement share in [0, 1]")
+    from loopstack.flywheel.trust import teacher_agreement
+
+    try:
+        agreement = teacher_agreement(dataset, store=store, project=project)
+    except NotFound:
+        raise NotFound(f"no dataset {dataset!r} in project {project!r}") from None
+    return agreement.trusted_fields(floor)
 
 
 def _run_signature(**parts: Any) -> dict[str, Any]:
@@ -199,6 +234,7 @@ def finetune(
     max_steps: int | None = None,
     restart: bool = False,
     labels: LabelSource = "expected-then-teacher",
+    teacher_floor: float | None = None,
     openai: dict[str, Any] | None = None,
     store: Store | None = None,
     project: str | None = None,
@@ -210,8 +246,11 @@ def finetune(
 
     ``messages`` overrides the student's prompt (default: ``system_prompt`` + one line per input
     variable); ``labels`` says which answers are trained on: ``expected`` (human only), ``teacher``
-    (teacher labels only) or ``expected-then-teacher`` (a human answer, else the teacher's); ``openai``
-    holds that backend's options (``base_url``, ``api_key``, ``poll_interval``).
+    (teacher labels only) or ``expected-then-teacher`` (a human answer, else the teacher's);
+    ``teacher_floor`` trains on a teacher label's values only of the JSON fields where the teacher
+    agrees with people's answers on the same dataset at least that often (``flywheel.trust``), the
+    other fields' values getting no loss and a label with no such field left out; ``openai`` holds that
+    backend's options (``base_url``, ``api_key``, ``poll_interval``).
     """
     from loopstack.config import get_settings
 
@@ -227,6 +266,7 @@ def finetune(
     settings = get_settings()
     store = store or get_store()
     project = project or settings.project
+    teacher_fields = trusted_teacher_fields(dataset, teacher_floor, labels, store, project)
     examples, prompt, version = load_examples(
         dataset,
         system_prompt=system_prompt,
@@ -235,10 +275,16 @@ def finetune(
         project=project,
         messages=messages,
         labels=labels,
+        teacher_fields=teacher_fields,
     )
     if backend == "openai":
         from loopstack.flywheel._openai_ft import openai_finetune
 
+        if any(e.get("masked_spans") for e in (*examples.train, *examples.validation)):
+            raise InvalidInput(
+                "--teacher-floor trusts only some fields of the teacher's labels, and OpenAI fine-tuning "
+                "weighs whole messages: use the local backend, or --labels expected"
+            )
         return openai_finetune(
             dataset, examples, prompt, name=name, base=base, epochs=epochs, seed=seed, **(openai or {})
         )
@@ -263,10 +309,16 @@ def finetune(
         settings=asdict(train_settings),
         messages=prompt,
         labels=labels,
+        teacher_fields=sorted(teacher_fields) if teacher_fields is not None else None,
     )
     _prepare_output(out, signature, restart)
+    trust = (
+        (teacher_floor, sorted(teacher_fields))
+        if teacher_floor is not None and teacher_fields is not None
+        else None
+    )
     return _train_and_register(
-        name, base, dataset, examples, prompt, train_settings, out, base_path, progress, console
+        name, base, dataset, examples, prompt, train_settings, out, base_path, progress, console, trust
     )
 
 
@@ -281,6 +333,7 @@ def _train_and_register(
     base_path: str,
     progress: bool,
     console: Any,
+    trust: tuple[float, list[str]] | None = None,
 ) -> FinetuneResult:
     from loopstack.errors import LoopstackError
     from loopstack.flywheel._finetune_curve import loss_curve_svg
@@ -327,6 +380,8 @@ def _train_and_register(
         seconds=outcome.seconds,
         device=outcome.device,
         seed=settings.seed,
+        teacher_floor=trust[0] if trust else None,
+        teacher_fields=trust[1] if trust else None,
         details={"settings": asdict(settings)},
     )
     (out / "report.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
@@ -351,6 +406,8 @@ def _train_and_register(
                 "final_train_loss": outcome.train_loss[-1][1] if outcome.train_loss else None,
                 "curve": str(curve),
                 "settings": asdict(settings),
+                "teacher_floor": result.teacher_floor,
+                "teacher_fields": result.teacher_fields,
             },
         )
     )

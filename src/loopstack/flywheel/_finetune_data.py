@@ -3,12 +3,18 @@
 The student is trained on exactly the messages it will be served with (``student_messages``): a short
 system prompt and a user template of the item's input variables, no few-shot examples. Each example is
 TRL's conversational prompt-completion shape, so the loss falls on the assistant's tokens only.
+
+With ``teacher_fields`` (the JSON fields a teacher is trusted on, ``flywheel.trust``), a teacher-labelled
+example keeps its whole answer as the text the student sees, but the values of the other fields are
+marked (``masked_spans``: character ranges of the answer) so that no loss falls on them; a teacher
+label with no trusted field is left out. Human answers are always trained on whole.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +61,51 @@ def input_keys(items: Sequence[DatasetItem]) -> list[str]:
     return [k for k in keys if all(k in it.input for it in items)]
 
 
+def field_value_spans(text: str) -> dict[str, tuple[int, int]] | None:
+    """The character range of each top-level field's value in ``text``, a JSON object (and nothing
+    else but white space); None when it is not one."""
+    decoder = json.JSONDecoder()
+    spans: dict[str, tuple[int, int]] = {}
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    i = skip(0)
+    if i >= len(text) or text[i] != "{":
+        return None
+    i = skip(i + 1)
+    if i < len(text) and text[i] == "}":
+        return spans if skip(i + 1) == len(text) else None
+    try:
+        while True:
+            key, i = decoder.raw_decode(text, i)
+            i = skip(i)
+            if not isinstance(key, str) or text[i] != ":":
+                return None
+            start = skip(i + 1)
+            _, end = decoder.raw_decode(text, start)
+            spans[key] = (start, end)
+            i = skip(end)
+            if text[i] == "}":
+                return spans if skip(i + 1) == len(text) else None
+            if text[i] != ",":
+                return None
+            i = skip(i + 1)
+    except (ValueError, IndexError):
+        return None
+
+
+def _trusted_part(answer: str, trusted: Collection[str]) -> list[tuple[int, int]] | None:
+    """The spans of ``answer`` to leave out of the loss (the untrusted fields' values), or None when
+    nothing of it may be trained on (not a JSON object, or no trusted field in it)."""
+    spans = field_value_spans(answer)
+    if not spans or not any(f in trusted for f in spans):
+        return None
+    return [span for f, span in spans.items() if f not in trusted]
+
+
 def student_prompt(messages: list[dict[str, str]]) -> Any:
     from loopstack.prompts.prompt import Prompt
 
@@ -70,11 +121,15 @@ def build_examples(
     project: str | None = None,
     version: int | None = None,
     labels: LabelSource = "expected-then-teacher",
+    teacher_fields: Collection[str] | None = None,
 ) -> Examples:
     """Examples of ``dataset`` rendered by ``flywheel.training_set`` with the student's prompt (the
     human expected output, else the teacher's label, is the answer). The train split (or every item
     without a split) is trained on; the validation split measures validation loss (without one, 10% of
-    train held out by ``seed``). Test items are never used. No usable item is an error, raised here."""
+    train held out by ``seed``). Test items are never used. No usable item is an error, raised here.
+
+    ``teacher_fields``: train on teacher labels' values of these JSON fields only (module docstring);
+    None trains on teacher labels whole."""
     from loopstack.flywheel.export import training_set
 
     tset = training_set(
@@ -97,7 +152,15 @@ def build_examples(
         if ex.split is not None and ex.split not in TRAIN_SPLITS + VALIDATION_SPLITS:
             skipped[f"{ex.split} split"] = skipped.get(f"{ex.split} split", 0) + 1
             continue
-        example = {"prompt": ex.messages[:-1], "completion": ex.messages[-1:], "key": ex.key}
+        example: dict[str, Any] = {"prompt": ex.messages[:-1], "completion": ex.messages[-1:], "key": ex.key}
+        if teacher_fields is not None and ex.answer_from == "teacher":
+            masked = _trusted_part(ex.messages[-1]["content"], teacher_fields)
+            if masked is None:
+                why = "teacher label with no trusted field"
+                skipped[why] = skipped.get(why, 0) + 1
+                continue
+            if masked:
+                example["masked_spans"] = masked
         (validation if ex.split in VALIDATION_SPLITS else train).append(example)
     if not train:
         why = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items())) or "it has no items"

@@ -2,9 +2,11 @@
 
 Loss falls on the assistant's tokens only: the examples are conversational prompt-completion pairs, and
 TRL masks every token up to where the rendered prompt (with its generation prompt) ends, which works
-with any chat template (no ``{% generation %}`` markers needed). Checkpoints are written every
-``save_steps`` steps into ``<output>/checkpoints``; a run started again on the same output folder resumes
-from the newest complete one. torch, transformers, TRL and PEFT are imported here only.
+with any chat template (no ``{% generation %}`` markers needed). An example with ``masked_spans``
+(character ranges of its answer: a teacher's values of fields it is not trusted on) is tokenized here
+instead, the same way, and the tokens that overlap those ranges get no loss either. Checkpoints are
+written every ``save_steps`` steps into ``<output>/checkpoints``; a run started again on the same output
+folder resumes from the newest complete one. torch, transformers, TRL and PEFT are imported here only.
 """
 
 from __future__ import annotations
@@ -177,6 +179,46 @@ def _quiet_transformers() -> None:
     importlib.import_module("datasets").disable_progress_bars()
 
 
+def tokenized_example(tokenizer: Any, example: dict[str, Any]) -> dict[str, list[int]]:
+    """``input_ids`` and ``completion_mask`` of a prompt-completion example, built as TRL builds them
+    (the completion starts where the tokenized prompt, with its generation prompt, stops being a
+    prefix of the tokenized conversation), with 0 on every token that overlaps a ``masked_spans`` range
+    of the answer. Needs a fast tokenizer (character offsets)."""
+    prompt, completion = example["prompt"], example["completion"]
+    prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    text = tokenizer.apply_chat_template(prompt + completion, tokenize=False)
+    if not getattr(tokenizer, "is_fast", False):
+        raise LoopstackError("leaving untrusted teacher fields out of the loss needs a fast tokenizer")
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = list(enc["input_ids"])
+    offsets: list[tuple[int, int]] = [tuple(o) for o in enc["offset_mapping"]]
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    start = 0
+    while start < min(len(ids), len(prompt_ids)) and ids[start] == prompt_ids[start]:
+        start += 1
+    mask = [0] * start + [1] * (len(ids) - start)
+    answer = completion[-1]["content"]
+    at = text.find(answer, offsets[start][0] if start < len(ids) else len(text))
+    spans = example.get("masked_spans") or []
+    if spans and at < 0:
+        raise LoopstackError("the chat template does not render the answer verbatim: cannot mask its fields")
+    for a, b in spans:
+        lo, hi = at + a, at + b
+        for i in range(start, len(ids)):
+            t0, t1 = offsets[i]
+            if t0 < hi and t1 > lo:
+                mask[i] = 0
+    return {"input_ids": ids, "completion_mask": mask}
+
+
+def _trainer_rows(tokenizer: Any, examples: list[dict[str, Any]], tokenize: bool) -> list[dict[str, Any]]:
+    """What the trainer's dataset holds: the conversational pairs (TRL tokenizes them), or their
+    tokens and completion masks when some answer has ranges to leave out of the loss."""
+    if tokenize:
+        return [tokenized_example(tokenizer, e) for e in examples]
+    return [{k: v for k, v in e.items() if k in ("prompt", "completion")} for e in examples]
+
+
 def build_trainer(
     base: str,
     train_examples: list[dict[str, Any]],
@@ -203,8 +245,9 @@ def build_trainer(
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
-    strip = [{k: v for k, v in e.items() if k in ("prompt", "completion")} for e in train_examples]
-    val = [{k: v for k, v in e.items() if k in ("prompt", "completion")} for e in validation_examples]
+    tokenize = any(e.get("masked_spans") for e in (*train_examples, *validation_examples))
+    rows = _trainer_rows(tokenizer, train_examples, tokenize)
+    val = _trainer_rows(tokenizer, validation_examples, tokenize)
     args = SFTConfig(
         output_dir=str(checkpoints),
         num_train_epochs=settings.epochs,
@@ -240,7 +283,7 @@ def build_trainer(
         trainer = SFTTrainer(
             model=model,
             args=args,
-            train_dataset=Dataset.from_list(strip),
+            train_dataset=Dataset.from_list(rows),
             eval_dataset=Dataset.from_list(val) if val else None,
             processing_class=tokenizer,
             peft_config=lora,

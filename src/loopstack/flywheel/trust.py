@@ -4,8 +4,13 @@ A teacher's labels are stored apart from human answers, so on every item that ha
 compared before the teacher's labels of the other items are trained on. ``teacher_agreement`` gives the
 share of items on which the teacher gave the human answer, field by field for JSON answers (and for the
 whole answer), and the mean field agreement per item with its 95% interval (``evals.stats.estimate``,
-the method an eval's scores get); ``TeacherAgreement.trusted(floor)`` is the rule the flywheel demo
-applies: train on the teacher's labels only when its mean field agreement with people reaches ``floor``.
+the method an eval's scores get).
+
+Two rules act on it. ``TeacherAgreement.trusted(floor)``: the teacher's mean field agreement with people
+reaches ``floor``. ``TeacherAgreement.trusted_fields(floor)``: the JSON fields on which it does, one by
+one; ``loopstack finetune --teacher-floor`` (and the flywheel demo) trains on a teacher label's values
+of those fields only, so a teacher that is right about sentiment and wrong about topic still teaches
+sentiment, and its topics are never learned.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ class TeacherAgreement:
     def trusted(self, floor: float) -> bool:
         """Whether the teacher's mean agreement with people reaches ``floor`` on enough items."""
         return self.items >= MIN_ITEMS and not math.isnan(self.mean) and self.mean >= floor
+
+    def trusted_fields(self, floor: float) -> frozenset[str]:
+        """The JSON fields whose agreement with people reaches ``floor``, on enough items (none when
+        the answers are not JSON objects or too few items were judged)."""
+        if self.items < MIN_ITEMS:
+            return frozenset()
+        return frozenset(f for f, share in self.fields.items() if share >= floor)
 
     def line(self) -> str:
         if self.items == 0:
