@@ -51,6 +51,11 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
     judged_n = len(judged)
     assert f"teacher vs people on {judged_n} items with both" in teacher_lines[1]
     assert "sentiment 1.00" in teacher_lines[1] and "topic 1.00" not in teacher_lines[1]
+    # its topics are wrong one time in three: only its sentiment and actionable are trained on
+    assert teacher_lines[2] == (
+        "trained on the teacher's actionable, sentiment (agreement with people >= 0.8); no loss on its topic"
+    )
+    assert report.finetune.teacher_fields == ["actionable", "sentiment"]
     assert finetuned_model("triage-student") is not None
     c = report.comparison
     assert c.teacher.n == c.student.n == 48  # the gold test split

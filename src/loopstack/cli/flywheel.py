@@ -109,6 +109,13 @@ def promote(student: str, prompt_name: str, label: str, message: str | None, pro
     "--feedback-rate", type=float, default=0.8, show_default=True, help="Share of calls users react to."
 )
 @click.option("--epochs", type=float, default=3.0, show_default=True)
+@click.option(
+    "--teacher-floor",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Train on the teacher's labels only for fields where it agrees with people this often.",
+)
 @click.option("--margin", type=float, default=0.05, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-promote", is_flag=True, help="Compare, but do not promote.")
@@ -117,6 +124,7 @@ def demo(
     teacher: str,
     feedback_rate: float,
     epochs: float,
+    teacher_floor: float,
     margin: float,
     seed: int,
     no_promote: bool,
@@ -132,6 +140,7 @@ def demo(
         teacher=teacher,
         feedback_rate=feedback_rate,
         epochs=epochs,
+        teacher_floor=teacher_floor,
         margin=margin,
         seed=seed,
         promote=not no_promote,

@@ -5,7 +5,8 @@
    accepted, a wrong one corrected with the review's gold label;
 2. curate those calls into a dataset (correction, else accepted output, as the expected output);
 3. label the calls with the teacher (the v2 prompt on the local model, or a real one): what users judged
-   measures the teacher against people, what they did not becomes training data;
+   measures the teacher against people, field by field; its labels of what they did not judge become
+   training data only for the fields where it agrees with people at least ``TEACHER_FLOOR`` of the time;
 4. fine-tune the student with a short instruction prompt (no few-shot examples);
 5. compare student vs the v2 prompt on the 48 gold-labelled test reviews;
 6. promote the student (a new ``triage`` version and a ``production`` move) if it is non-inferior.
@@ -37,6 +38,9 @@ TRAFFIC_DATASET = "triage-traffic"
 STUDENT_SYSTEM_PROMPT = (
     "Triage this app store review as one line of JSON with topic, sentiment and actionable."
 )
+#: A teacher's label of a field is trained on only where the teacher agrees with people this often on the
+#: calls both answered (``finetune --teacher-floor``): the bar the student itself must clear.
+TEACHER_FLOOR = 0.8
 #: The gold fields in the order the v2 prompt answers them (corrections use the same order).
 FIELDS = ("topic", "sentiment", "actionable")
 
@@ -171,6 +175,7 @@ def run_demo(
     seed: int = 0,
     margin: float = 0.05,
     epochs: float = 3.0,
+    teacher_floor: float | None = TEACHER_FLOOR,
     promote: bool = True,
     store: Store | None = None,
     project: str | None = None,
@@ -181,7 +186,8 @@ def run_demo(
 
     ``model`` answers the production traffic with the v2 prompt (and is the baseline of the comparison),
     ``teacher`` labels what users did not judge (with the v2 prompt when it is ``model``), ``base`` is
-    the student's base model.
+    the student's base model; ``teacher_floor`` (None: trust the teacher on every field) is
+    ``finetune``'s.
     """
     from loopstack.config import get_settings
     from loopstack.errors import InvalidInput
@@ -197,6 +203,8 @@ def run_demo(
 
     if not 0 <= feedback_rate <= 1:
         raise InvalidInput(f"--feedback-rate {feedback_rate:g}: give a share in [0, 1]")
+    if teacher_floor is not None and not 0 <= teacher_floor <= 1:
+        raise InvalidInput(f"--teacher-floor {teacher_floor:g}: give an agreement share in [0, 1]")
     store = store or get_store()
     project = project or get_settings().project
     report = DemoReport()
@@ -267,9 +275,9 @@ def run_demo(
     unjudged = curated.expected_from.get("none", 0)
     step(
         f"Teacher {teacher} labelled every call; its labels of the {unjudged} calls no user judged are "
-        "trained on",
+        "training data where it can be trusted",
         t0,
-        [_label_line(labels), trust.line()],
+        [_label_line(labels), trust.line(), _trust_line(trust, teacher_floor)],
     )
 
     t0 = time.perf_counter()
@@ -280,6 +288,7 @@ def run_demo(
         system_prompt=STUDENT_SYSTEM_PROMPT,
         epochs=epochs,
         seed=seed,
+        teacher_floor=teacher_floor,
         restart=True,
         database_url=store.url,
         home=str(get_settings().home),
@@ -354,6 +363,20 @@ def _finetune_child(kwargs: dict[str, Any]) -> FinetuneResult:
 
         console = Console(stderr=True)
     return finetune(kwargs.pop("dataset"), store=store, console=console, **kwargs)
+
+
+def _trust_line(trust: Any, floor: float | None) -> str:
+    if floor is None:
+        return "the teacher's labels are trained on whole (no --teacher-floor)"
+    fields = sorted(trust.trusted_fields(floor))
+    left = [f for f in trust.fields if f not in fields]
+    if not fields:
+        return (
+            f"no field reaches agreement {floor:g} with people: the student learns from people's answers "
+            "only, and the teacher's labels are left out"
+        )
+    line = f"trained on the teacher's {', '.join(fields)} (agreement with people >= {floor:g})"
+    return line + (f"; no loss on its {', '.join(left)}" if left else "")
 
 
 def _label_line(labels: Any) -> str:
