@@ -27,7 +27,8 @@ Public API (what the fine-tuning and comparison steps build on):
   path, format=...)`` and ``write_training_set``; ``teacher_answers(dataset, teacher=None)`` gives the
   newest teacher label per item key (for student-vs-teacher agreement);
 * ``teacher_agreement(dataset, *, teacher=None, prompt=None) -> TeacherAgreement``: the teacher's
-  labels against the human answers of the items that have both (per field, mean with its interval).
+  labels against the human answers of the items that have both (per field, mean with its interval);
+  ``.trusted_fields(floor)`` is what ``finetune(..., teacher_floor=floor)`` trains on of its labels.
 """
 
 from typing import TYPE_CHECKING
