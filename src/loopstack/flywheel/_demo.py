@@ -86,7 +86,11 @@ class DemoReport:
                 "loopstack flywheel demo --teacher openai/gpt-4o-mini",
                 "a real teacher labels what users did not",
             ),
-            (f"loopstack finetune {TRAFFIC_DATASET} --name {STUDENT_NAME} --epochs 5", "train longer"),
+            (
+                f"loopstack finetune {TRAFFIC_DATASET} --name {STUDENT_NAME}-e5 --epochs 5 "
+                f'--teacher-floor {TEACHER_FLOOR:g} --system-prompt "{STUDENT_SYSTEM_PROMPT}"',
+                "the same student, trained longer",
+            ),
         ]
         return steps
 

@@ -87,7 +87,7 @@ class FinetuneResult:
         if self.train_loss:
             lines.append(f"  training loss {self.train_loss[0][1]:.3f} -> {self.train_loss[-1][1]:.3f}")
         for step, epoch, loss in self.eval_loss:
-            lines.append(f"  validation loss after epoch {epoch:g} (step {step}): {loss:.3f}")
+            lines.append(f"  validation loss after epoch {epoch:.3g} (step {step}): {loss:.3f}")
         if self.curve:
             lines.append(f"  loss curve: {self.curve}")
         if self.output:
