@@ -32,10 +32,13 @@ def test_models_page_shows_the_student_and_its_loss_curve(client: httpx.Client, 
                 "final_train_loss": 1.0,
                 "eval_loss": [[2, 1.0, 1.2]],
                 "curve": str(curve),
+                "teacher_floor": 0.8,
+                "teacher_fields": ["sentiment"],
             },
         )
     )
     page = client.get("/ui/models")
+    assert "Teacher labels trained on: sentiment (agreement with people &ge; 0.8)." in page.text
     assert page.status_code == 200
     assert "local/triage-student" in page.text and "validation loss after epoch 1: 1.200" in page.text
     assert "Triage &lt;now&gt;." in page.text  # model text is escaped
