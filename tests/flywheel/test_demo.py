@@ -6,6 +6,10 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
+from loopstack.errors import InvalidInput
+
 
 def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) -> None:
     from loopstack.flywheel._demo import run_demo
@@ -64,3 +68,16 @@ def test_the_demo_runs_the_whole_loop(tiny_model: Path, loopstack_home: Path) ->
         assert not c.verdict.passed
         assert PromptRegistry(get_store(), "default").get("triage", label="production").version == 2
     assert any(cmd.startswith("loopstack serve-model local/triage-student") for cmd, _ in report.next_steps())
+
+    # A second run curates only its own traffic: with no user feedback this time, nothing of the first
+    # run's corrections reaches its dataset, and the untrusted teacher alone trains nothing.
+    init()
+    try:
+        with pytest.raises(
+            InvalidInput, match="no valid training examples .*teacher label with no trusted field"
+        ):
+            run_demo(model="mock/prod", teacher="mock/prod", base=f"local/{tiny_model}", feedback_rate=0.0)
+    finally:
+        shutdown()
+    again = DatasetRepository(get_store(), "default").items("triage-traffic")
+    assert len(again) == 160 and all(it.expected is None for it in again)

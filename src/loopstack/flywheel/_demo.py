@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from loopstack.store import Store, get_store
+from loopstack.store import Store, get_store, utcnow
 
 if TYPE_CHECKING:
     from loopstack.flywheel._finetune import FinetuneResult
@@ -232,6 +232,7 @@ def run_demo(
     train = datasets.items(DATASET_NAME, split="train")
     if datasets.exists(TRAFFIC_DATASET):
         datasets.delete(TRAFFIC_DATASET)  # a fresh run curates fresh traffic
+    traffic_started = utcnow()  # ... and only its own: an earlier run's calls and feedback stay out
     _use_all_cores(model)
     counts = asyncio.run(
         simulate_traffic(train, prompt, model=model, feedback_rate=feedback_rate, seed=seed, store=store)
@@ -246,7 +247,7 @@ def run_demo(
     t0 = time.perf_counter()
     curated = curate(
         TRAFFIC_DATASET,
-        criteria=span_criteria(prompt=f"triage@{v2.version}"),
+        criteria=span_criteria(start=traffic_started, prompt=f"triage@{v2.version}"),
         splits={"train": 0.9, "validation": 0.1},
         seed=seed,
         store=store,
