@@ -139,3 +139,19 @@ def test_finetune_with_a_teacher_floor_says_what_it_trained_on(
     assert none.teacher_fields == ["sentiment"]  # 1.0: the teacher's sentiment is right on every item
     with pytest.raises(InvalidInput, match="--teacher-floor 1.5"):
         finetune(dataset, name="x", base=f"local/{tiny_model}", teacher_floor=1.5)
+
+
+def test_the_openai_backend_refuses_partly_trusted_labels_before_any_request(loopstack_home: Path) -> None:
+    """OpenAI fine-tuning weighs whole messages, so a label trusted on only some fields cannot go there."""
+    from loopstack.flywheel import finetune
+
+    dataset = _push_traffic()
+    with pytest.raises(InvalidInput, match="OpenAI fine-tuning weighs whole messages"):
+        finetune(
+            dataset,
+            name="remote",
+            backend="openai",
+            base="gpt-4o-mini-2024-07-18",
+            teacher_floor=0.8,
+            openai={"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-test"},
+        )
