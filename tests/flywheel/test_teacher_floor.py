@@ -139,6 +139,8 @@ def test_finetune_with_a_teacher_floor_says_what_it_trained_on(
     assert none.teacher_fields == ["sentiment"]  # 1.0: the teacher's sentiment is right on every item
     with pytest.raises(InvalidInput, match="--teacher-floor 1.5"):
         finetune(dataset, name="x", base=f"local/{tiny_model}", teacher_floor=1.5)
+    with pytest.raises(InvalidInput, match="--teacher-floor -0.1"):  # refused even where it has no effect
+        finetune(dataset, name="x", base=f"local/{tiny_model}", teacher_floor=-0.1, labels="expected")
 
 
 def test_the_openai_backend_refuses_partly_trusted_labels_before_any_request(loopstack_home: Path) -> None:

@@ -181,10 +181,10 @@ def trusted_teacher_fields(
 ) -> frozenset[str] | None:
     """The fields a teacher's labels are trained on under ``--teacher-floor`` (None: no floor, whole
     labels), measured against the human answers of the same dataset (``flywheel.trust``)."""
+    if floor is not None and not 0 <= floor <= 1:
+        raise InvalidInput(f"--teacher-floor {floor:g}: give an agreement share in [0, 1]")
     if floor is None or labels == "expected":
         return None
-    if not 0 <= floor <= 1:
-        raise InvalidInput(f"--teacher-floor {floor:g}: give an agreement share in [0, 1]")
     from loopstack.flywheel.trust import teacher_agreement
 
     try:
