@@ -197,6 +197,7 @@ def run_demo(
     from loopstack.errors import InvalidInput
     from loopstack.evals.quickstart import DATASET_NAME, copy_project, push_project
     from loopstack.flywheel._compare import compare_student
+    from loopstack.flywheel._finetune import check_teacher_floor
     from loopstack.flywheel._promote import promote as promote_student
     from loopstack.flywheel.curation import curate, span_criteria
     from loopstack.flywheel.label import label_dataset
@@ -207,8 +208,7 @@ def run_demo(
 
     if not 0 <= feedback_rate <= 1:
         raise InvalidInput(f"--feedback-rate {feedback_rate:g}: give a share in [0, 1]")
-    if teacher_floor is not None and not 0 <= teacher_floor <= 1:
-        raise InvalidInput(f"--teacher-floor {teacher_floor:g}: give an agreement share in [0, 1]")
+    check_teacher_floor(teacher_floor)  # before the minutes of traffic, not at the fine-tune
     store = store or get_store()
     project = project or get_settings().project
     report = DemoReport()

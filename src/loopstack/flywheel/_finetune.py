@@ -176,13 +176,18 @@ def load_examples(
     return examples, messages, info.version
 
 
+def check_teacher_floor(floor: float | None) -> None:
+    """``--teacher-floor`` is None or an agreement share in [0, 1]."""
+    if floor is not None and not 0 <= floor <= 1:
+        raise InvalidInput(f"--teacher-floor {floor:g}: give an agreement share in [0, 1]")
+
+
 def trusted_teacher_fields(
     dataset: str, floor: float | None, labels: LabelSource, store: Store, project: str
 ) -> frozenset[str] | None:
     """The fields a teacher's labels are trained on under ``--teacher-floor`` (None: no floor, whole
     labels), measured against the human answers of the same dataset (``flywheel.trust``)."""
-    if floor is not None and not 0 <= floor <= 1:
-        raise InvalidInput(f"--teacher-floor {floor:g}: give an agreement share in [0, 1]")
+    check_teacher_floor(floor)
     if floor is None or labels == "expected":
         return None
     from loopstack.flywheel.trust import teacher_agreement
